@@ -1,0 +1,153 @@
+// ffmpeg argv for the real encode (pure; golden-tested). One token per entry, never a shell (code-anchors.md rule 2).
+import type { AudioSpec, EncodePlan, RateControl, VideoEncodeSpec } from '../domain/encode-plan.js';
+import { fileUrl, hardenedInputArgs } from '../media/allowlists.js';
+import { videoFilterChain } from './filters.js';
+
+export interface EncodeStep {
+  kind: 'pass1' | 'pass2' | 'single';
+  /** x264 two-pass stats file prefix (inside the job's temp dir). */
+  passLogPrefix: string;
+  /** Pre-encoded audio (exact bytes known before the video pass) to mux with -c:a copy; null = no audio. */
+  audioPath: string | null;
+  outputPath: string;
+  /** -fs guard: ffmpeg stops writing past this many bytes (frame-explosion and overshoot guard, reliability A6). */
+  maxOutputBytes: number;
+  threads?: number;
+}
+
+/** Common head of every command that reads the user's file: allowlists, optional trim seek. */
+export function inputArgs(plan: Pick<EncodePlan, 'inputPath' | 'trim'>): string[] {
+  const a = ['-hide_banner', '-nostdin', '-y', ...hardenedInputArgs()];
+  // Input-side -ss seeks fast and is frame-accurate when decoding (ffmpeg ≥ 2.1).
+  if (plan.trim && plan.trim.startSec > 0) a.push('-ss', seconds(plan.trim.startSec));
+  a.push('-i', fileUrl(plan.inputPath));
+  return a;
+}
+
+export function encodeArgs(plan: EncodePlan, step: EncodeStep): string[] {
+  if (plan.video.mode !== 'encode') throw new Error('encodeArgs needs a video encode plan');
+  const v = plan.video;
+  const a = inputArgs(plan);
+  const withAudio = step.kind !== 'pass1' && step.audioPath !== null;
+  if (withAudio && step.audioPath) a.push('-i', fileUrl(step.audioPath));
+  a.push('-map', `0:${v.mode === 'encode' ? videoStreamSelector(plan) : 'v:0'}`);
+  if (withAudio) a.push('-map', '1:a:0', '-c:a', 'copy');
+  else a.push('-an');
+  a.push('-sn', '-dn', '-t', seconds(plan.outputDurationSec));
+  a.push('-vf', videoFilterChain(v));
+  // Keep source timing (VFR stays VFR, no duplicated frames) unless the fps filter already made it constant.
+  a.push('-fps_mode', 'passthrough');
+  a.push(...videoCodecArgs(v, step));
+  if (v.tonemap) a.push('-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709');
+  if (step.threads !== undefined) a.push('-threads', String(step.threads));
+  if (step.kind === 'pass1') {
+    a.push('-f', 'null', '-progress', 'pipe:1', '-nostats', '/dev/null');
+    return a;
+  }
+  a.push(...containerArgs(plan));
+  a.push('-fs', String(step.maxOutputBytes), '-progress', 'pipe:1', '-nostats', step.outputPath);
+  return a;
+}
+
+function videoStreamSelector(plan: EncodePlan): string {
+  return plan.videoStreamIndex === null ? 'v:0' : String(plan.videoStreamIndex);
+}
+
+export function videoCodecArgs(v: VideoEncodeSpec, step: Pick<EncodeStep, 'kind' | 'passLogPrefix'>): string[] {
+  const a: string[] = [];
+  switch (v.encoder) {
+    case 'libx264':
+      a.push('-c:v', 'libx264', '-preset', v.preset, '-profile:v', 'high', '-pix_fmt', v.pixFmt);
+      break;
+    case 'libx265':
+      // hvc1 tag: Apple players refuse HEVC in MP4 tagged hev1.
+      a.push('-c:v', 'libx265', '-preset', v.preset, '-tag:v', 'hvc1', '-pix_fmt', v.pixFmt);
+      a.push('-x265-params', 'log-level=error');
+      break;
+    case 'libsvtav1':
+      a.push('-c:v', 'libsvtav1', '-preset', v.preset, '-pix_fmt', v.pixFmt);
+      break;
+    case 'libvpx-vp9':
+      a.push('-c:v', 'libvpx-vp9', '-deadline', 'good', '-cpu-used', v.preset, '-row-mt', '1', '-pix_fmt', v.pixFmt);
+      break;
+  }
+  if (v.keyintFrames !== null) a.push('-g', String(v.keyintFrames));
+  a.push(...rateArgs(v, step));
+  return a;
+}
+
+function rateArgs(v: VideoEncodeSpec, step: Pick<EncodeStep, 'kind' | 'passLogPrefix'>): string[] {
+  const r: RateControl = v.rate;
+  if (r.kind === 'crf') {
+    const a = ['-crf', String(r.crf)];
+    if (v.encoder === 'libvpx-vp9') a.push('-b:v', '0');
+    if (r.maxrateKbps !== null && r.bufsizeKbps !== null) {
+      a.push('-maxrate', `${r.maxrateKbps}k`, '-bufsize', `${r.bufsizeKbps}k`);
+    }
+    return a;
+  }
+  const a = ['-b:v', `${r.videoKbps}k`, '-maxrate', `${r.maxrateKbps}k`, '-bufsize', `${r.bufsizeKbps}k`];
+  if (step.kind === 'pass1' || step.kind === 'pass2') {
+    if (v.encoder === 'libx265') {
+      a.push('-x265-params', `log-level=error:pass=${step.kind === 'pass1' ? 1 : 2}:stats=${step.passLogPrefix}.log`);
+    } else {
+      a.push('-pass', step.kind === 'pass1' ? '1' : '2', '-passlogfile', step.passLogPrefix);
+    }
+  }
+  return a;
+}
+
+export function containerArgs(plan: Pick<EncodePlan, 'container' | 'stripMetadata'>): string[] {
+  const a: string[] = [];
+  // Phone clips carry GPS location and device tags; a creator posting publicly should not leak them (Immich strips
+  // metadata too). Only the title-less essentials remain.
+  if (plan.stripMetadata) a.push('-map_metadata', '-1', '-map_chapters', '-1');
+  switch (plan.container) {
+    case 'mp4':
+      // moov first: playback starts before the whole file has downloaded (PRODUCT.md promise 7).
+      a.push('-movflags', '+faststart', '-f', 'mp4');
+      break;
+    case 'mov':
+      a.push('-movflags', '+faststart', '-f', 'mov');
+      break;
+    case 'mkv':
+      a.push('-f', 'matroska');
+      break;
+    case 'webm':
+      a.push('-f', 'webm');
+      break;
+  }
+  return a;
+}
+
+/** Audio encoded (or copied) on its own first, so its exact size is known before the video budget is set. */
+export function audioArgs(
+  plan: EncodePlan,
+  audio: Exclude<AudioSpec, { mode: 'none' }>,
+  outputPath: string,
+  format: 'mp4' | 'matroska',
+): string[] {
+  const a = inputArgs(plan);
+  a.push('-map', `0:${audio.streamIndex}`, '-vn', '-sn', '-dn', '-t', seconds(plan.outputDurationSec));
+  if (audio.mode === 'copy') a.push('-c:a', 'copy');
+  else {
+    a.push('-c:a', audio.codec === 'opus' ? 'libopus' : 'aac', '-b:a', `${audio.kbps}k`);
+    a.push('-ac', String(audio.channels), '-ar', String(audio.sampleRateHz));
+  }
+  a.push('-map_metadata', '-1', '-f', format, outputPath);
+  return a;
+}
+
+/** Stream copy into the target container (the remux path: the input already satisfies the request). */
+export function remuxArgs(plan: EncodePlan, outputPath: string): string[] {
+  const a = inputArgs(plan);
+  a.push('-map', '0:v:0');
+  if (plan.audio.mode !== 'none') a.push('-map', `0:${plan.audio.streamIndex}`);
+  a.push('-c', 'copy', '-sn', '-dn', '-t', seconds(plan.outputDurationSec));
+  a.push(...containerArgs(plan), '-progress', 'pipe:1', '-nostats', outputPath);
+  return a;
+}
+
+export function seconds(x: number): string {
+  return Number(x.toFixed(3)).toString();
+}

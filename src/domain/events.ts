@@ -1,0 +1,63 @@
+// One typed event stream (code-anchors.md §8.2): the CLI bar, the --json output, chat progress edits and the queue
+// all consume the same PipelineEvent union. Consumers ignore unknown keys (ab-av1's NDJSON rule).
+import type { EncodePlan, QualityEstimate } from './encode-plan.js';
+import type { ErrorCode } from './errors.js';
+import type { MediaInfo } from './media-info.js';
+
+export type Stage = 'probe' | 'plan' | 'sample' | 'encode' | 'verify' | 'deliver';
+
+export interface JobResult {
+  inputPath: string;
+  outputPath: string;
+  inputBytes: number;
+  sizeBytes: number;
+  capBytes: number | null;
+  width: number;
+  height: number;
+  fps: number;
+  videoCodec: string;
+  audioCodec: string | null;
+  durationSec: number;
+  container: string;
+  /** Measured on the final output against the source (null when the output is a stream copy). */
+  quality: QualityEstimate;
+  attempts: number;
+  elapsedSec: number;
+  plan: EncodePlan;
+}
+
+export type PipelineEvent =
+  | { type: 'stage'; stage: Stage; message: string }
+  | { type: 'probe'; info: MediaInfo }
+  | { type: 'plan'; plan: EncodePlan }
+  | {
+      type: 'progress';
+      stage: Stage;
+      /** 0..1 over the whole stage (both passes of a two-pass encode). */
+      ratio: number;
+      etaSec: number | null;
+      /** Position in the output timeline of the current pass. */
+      outTimeSec: number;
+      /** Bytes written so far by the current pass. */
+      sizeBytes: number;
+      /** Encode speed relative to real time (2.0 = twice real time). */
+      speed: number | null;
+      pass: number | null;
+      attempt: number;
+    }
+  /** Keeps chats alive during stages without a percentage ("⏳ Still working…"). */
+  | { type: 'heartbeat'; stage: Stage; elapsedSec: number }
+  | {
+      type: 'attempt';
+      n: number;
+      sizeBytes: number;
+      capBytes: number | null;
+      withinCap: boolean;
+      action: 'accept' | 'retry-lower' | 'retry-higher' | 'keep-previous';
+      reason: string;
+    }
+  | { type: 'done'; result: JobResult }
+  | {
+      type: 'error';
+      error: { code: ErrorCode; message: string; exitCode: number; retryable: boolean; details: Record<string, unknown> };
+    };

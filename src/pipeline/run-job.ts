@@ -1,0 +1,487 @@
+// The engine's job API (issue #2): probe → plan (with sample measurements) → encode → verify → deliver, as an async
+// stream of typed PipelineEvents. The CLI, chat progress edits and the queue all consume this one stream.
+import { rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { audioArgs, encodeArgs, remuxArgs } from '../argv/encode-args.js';
+import { decodeCheckArgs, outputMetricArgs } from '../argv/sample-args.js';
+import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from '../config/engine.js';
+import type { EncodePlan, QualityEstimate, VideoEncodeSpec } from '../domain/encode-plan.js';
+import { AppError, toAppError } from '../domain/errors.js';
+import type { JobResult, PipelineEvent, Stage } from '../domain/events.js';
+import type { Intent } from '../domain/intent.js';
+import type { MediaInfo } from '../domain/media-info.js';
+import { formatBytes } from '../domain/units.js';
+import { runFfmpeg, runMetric } from '../media/ffmpeg.js';
+import { probe } from '../media/ffprobe.js';
+import { runProcess } from '../media/run-process.js';
+import { tools } from '../media/tools.js';
+import { applyRung, applySizeBudget, draftPlan, estimateFor, type PlanWork } from '../planning/plan-encode.js';
+import { nextCrf, requiredDb, ssimToDb, verdictFor, FIRST_CRF, CRF_MIN, type CrfProbe } from '../planning/quality.js';
+import { correctedKbps, vbvFor } from '../planning/size-budget.js';
+import { sampleWindows } from '../planning/samples.js';
+import { Channel } from './channel.js';
+import { cutSamples, referenceSpec, scoreSamples, type SampleSet, type SamplerDeps } from './sampler.js';
+import { createWorkspace, type Workspace } from './workspace.js';
+
+export interface JobOptions {
+  input: string;
+  intent: Intent;
+  /** Final output path; written atomically (temp name in the same folder, then rename). */
+  output: string;
+  signal?: AbortSignal;
+  config?: Partial<EngineConfig>;
+  /** Stop after the plan event (`vidshrink plan`). */
+  planOnly?: boolean;
+  /** Where per-job temp dirs go (default: the OS temp dir). */
+  tempRoot?: string;
+}
+
+/** Size jobs land in [97 %, 100 %] of the cap (PRODUCT.md promise 1). */
+const MIN_FILL = 0.97;
+const HEARTBEAT_MS = 5_000;
+
+export function runJob(opts: JobOptions): AsyncGenerator<PipelineEvent, void> {
+  const ch = new Channel<PipelineEvent>();
+  const job = new Job(opts, (e) => ch.push(e));
+  job
+    .run()
+    .catch((e: unknown) => {
+      const err = toAppError(e);
+      ch.push({ type: 'error', error: err.toJSON() });
+    })
+    .finally(() => ch.close());
+  return ch.drain();
+}
+
+class Job {
+  private readonly cfg: EngineConfig;
+  private readonly t0 = performance.now();
+  private ws: Workspace | null = null;
+  private refDb: number | null = null;
+
+  constructor(
+    private readonly opts: JobOptions,
+    private readonly emit: (e: PipelineEvent) => void,
+  ) {
+    this.cfg = { ...DEFAULT_ENGINE_CONFIG, ...opts.config };
+  }
+
+  async run(): Promise<void> {
+    const { signal } = this.opts;
+    this.stage('probe', 'Reading the video');
+    const info = await probe(this.opts.input, { signal });
+    this.emit({ type: 'probe', info });
+    this.stage('plan', 'Planning');
+    const draft = draftPlan(this.opts.intent, info, this.cfg);
+    this.ws = await createWorkspace(this.opts.tempRoot);
+    try {
+      const plan = await this.measure(draft.plan, draft.work, info);
+      this.emit({ type: 'plan', plan });
+      if (this.opts.planOnly) return;
+      const result = await this.encodeVerifyDeliver(plan, info);
+      this.emit({ type: 'done', result });
+    } finally {
+      await this.ws.dispose();
+    }
+    void signal;
+  }
+
+  private stage(stage: Stage, message: string): void {
+    this.emit({ type: 'stage', stage, message });
+  }
+
+  private deps(): SamplerDeps {
+    if (!this.ws) throw new Error('no workspace');
+    return { info: this.infoOrThrow(), ws: this.ws, signal: this.opts.signal, stallMs: this.cfg.stallTimeoutMs };
+  }
+
+  private info: MediaInfo | null = null;
+  private infoOrThrow(): MediaInfo {
+    if (!this.info) throw new Error('no info');
+    return this.info;
+  }
+
+  /** Runs the sampling the draft asked for and folds the measurements into the final plan. */
+  private async measure(plan: EncodePlan, work: PlanWork, info: MediaInfo): Promise<EncodePlan> {
+    this.info = info;
+    if (work.kind === 'none' || plan.video.mode !== 'encode') return plan;
+    this.stage('sample', work.kind === 'crf-search' ? 'Measuring quality on samples' : 'Comparing sizes on samples');
+    const hb = this.heartbeat('sample');
+    try {
+      const set = await cutSamples(this.deps(), plan.trim?.startSec ?? 0, plan.outputDurationSec);
+      if (work.kind === 'crf-search') await this.crfSearch(plan, plan.video, set, work.target);
+      else await this.ladder(plan, plan.video, set, work.rungs);
+      return plan;
+    } finally {
+      clearInterval(hb);
+    }
+  }
+
+  private heartbeat(stage: Stage): NodeJS.Timeout {
+    return setInterval(
+      () => this.emit({ type: 'heartbeat', stage, elapsedSec: (performance.now() - this.t0) / 1000 }),
+      HEARTBEAT_MS,
+    );
+  }
+
+  private progress(stage: Stage, ratio: number, extra: Partial<Extract<PipelineEvent, { type: 'progress' }>> = {}): void {
+    this.emit({
+      type: 'progress',
+      stage,
+      ratio: Math.min(1, Math.max(0, ratio)),
+      etaSec: null,
+      outTimeSec: 0,
+      sizeBytes: 0,
+      speed: null,
+      pass: null,
+      attempt: 1,
+      ...extra,
+    });
+  }
+
+  private async crfSearch(
+    plan: EncodePlan,
+    video: VideoEncodeSpec,
+    set: SampleSet,
+    target: Parameters<typeof requiredDb>[0],
+  ): Promise<void> {
+    const info = this.infoOrThrow();
+    const d = this.deps();
+    const ref = await scoreSamples(d, set, referenceSpec(video));
+    this.refDb = ref.ssimDb;
+    const required = requiredDb(target, ref.ssimDb);
+    const probes: CrfProbe[] = [];
+    const scores = new Map<number, { psnrDb: number; ssim: number; encodeSec: number }>();
+    let next: number | null = FIRST_CRF;
+    while (next !== null) {
+      this.progress('sample', (probes.length + 1) / (this.cfg.maxCrfProbes + 1));
+      const s = await scoreSamples(d, set, { ...video, rate: { kind: 'crf', crf: next, maxrateKbps: null, bufsizeKbps: null } });
+      probes.push({ crf: next, ssimDb: s.ssimDb, bytes: s.bytes });
+      scores.set(next, { psnrDb: s.psnrDb, ssim: s.ssim, encodeSec: s.encodeSec });
+      next = nextCrf(probes, required, this.cfg.maxCrfProbes).next;
+    }
+    const best =
+      nextCrf(probes, required, 0).best ?? [...probes].sort((a, b) => a.crf - b.crf)[0] ?? { crf: CRF_MIN, ssimDb: 0, bytes: 0 };
+    const sc = scores.get(best.crf);
+    const scale = plan.outputDurationSec / set.durationSec;
+    const videoBytes = best.bytes * scale;
+    const audioBytes = plan.audio.mode === 'encode' ? (plan.audio.kbps * 1000 * plan.outputDurationSec) / 8 : 0;
+    const predicted = Math.round(videoBytes + audioBytes + 4096 + plan.outputDurationSec * 60 * 16);
+    const quality: QualityEstimate = {
+      ssim: sc?.ssim ?? null,
+      psnrDb: sc?.psnrDb ?? null,
+      verdict: verdictFor(best.ssimDb, ref.ssimDb),
+    };
+    plan.estimate = { ...estimateFor(plan, info, this.cfg, predicted), quality };
+    const sourceShare = Math.round((info.sizeBytes * plan.outputDurationSec) / info.durationSec);
+
+    if (plan.capBytes !== null && predicted > plan.capBytes * MIN_FILL) {
+      // The file that looks the same does not fit: size mode at the cap, and say what that costs (promise 2).
+      const atCap = interpolateQuality(probes, (plan.capBytes * 0.985 - audioBytes) / scale);
+      plan.goal = 'size';
+      const { videoKbps } = applySizeBudget(plan, info, plan.audio, null);
+      const verdict = verdictFor(atCap, ref.ssimDb);
+      plan.estimate = { ...estimateFor(plan, info, this.cfg, null), quality: { ssim: null, psnrDb: null, verdict } };
+      plan.reasons.push(`The version that looks the same would be ~${formatBytes(predicted)}; using the ${formatBytes(plan.capBytes)} cap instead (${Math.round(videoKbps)} kb/s video).`);
+      if (verdict !== 'looks the same' && verdict !== 'identical') {
+        plan.warnings.push(`${formatBytes(plan.capBytes)} forces some loss: est. quality "${verdict}".`);
+      }
+      return;
+    }
+    if (plan.capBytes === null && predicted >= sourceShare * 0.95) {
+      // Promise 4: a "make it smaller" job never returns a bigger file. Cap at the source's own size.
+      plan.capBytes = Math.floor(sourceShare * 0.95);
+      plan.goal = 'size';
+      applySizeBudget(plan, info, plan.audio, null);
+      plan.estimate = { ...estimateFor(plan, info, this.cfg, null), quality };
+      plan.reasons.push(`This video is already efficiently compressed; capped at 95 % of its size so it never grows.`);
+      return;
+    }
+    video.rate = { kind: 'crf', crf: best.crf, maxrateKbps: null, bufsizeKbps: null };
+    plan.reasons.push(
+      `CRF ${best.crf}: SSIM ${best.ssimDb.toFixed(1)} dB vs ${ref.ssimDb.toFixed(1)} dB for a near-lossless encode (needs ≥ ${required.toFixed(1)}).`,
+    );
+    if (plan.capBytes !== null) plan.reasons.push(`Fits: ~${formatBytes(predicted)}, under the ${formatBytes(plan.capBytes)} cap.`);
+    if (sc) plan.estimate.encodeSec = (sc.encodeSec * scale) + 1;
+  }
+
+  private async ladder(plan: EncodePlan, video: VideoEncodeSpec, set: SampleSet, rungs: Parameters<typeof applyRung>[1][]): Promise<void> {
+    const info = this.infoOrThrow();
+    if (video.rate.kind !== 'abr2pass') throw new Error('ladder needs a bitrate');
+    const kbps = video.rate.videoKbps;
+    const d = this.deps();
+    let best: { rung: (typeof rungs)[number]; ssimDb: number; ssim: number; psnrDb: number } | null = null;
+    for (const [i, rung] of rungs.entries()) {
+      this.progress('sample', (i + 1) / (rungs.length + 1));
+      // One-pass ABR at veryfast: ranks rungs like the real two-pass medium encode at a fraction of the time.
+      const spec: VideoEncodeSpec = {
+        ...video,
+        width: rung.width,
+        height: rung.height,
+        fps: rung.fps,
+        preset: video.encoder === 'libx264' ? 'veryfast' : video.preset,
+        rate: { kind: 'crf', crf: 0, maxrateKbps: null, bufsizeKbps: null },
+      };
+      const s = await scoreSamples(d, set, { ...spec, rate: { kind: 'abr2pass', videoKbps: kbps, ...vbvFor(kbps) } });
+      // Prefer the larger picture unless a smaller one measures clearly better (0.1 dB ≈ a sixth of a CRF step).
+      if (!best || s.ssimDb > best.ssimDb + 0.1) best = { rung, ssimDb: s.ssimDb, ssim: s.ssim, psnrDb: s.psnrDb };
+    }
+    if (best) {
+      applyRung(plan, best.rung, kbps);
+      plan.estimate = {
+        ...estimateFor(plan, info, this.cfg, null),
+        quality: { ssim: best.ssim, psnrDb: best.psnrDb, verdict: verdictFor(best.ssimDb, null) },
+      };
+    }
+  }
+
+  private async encodeVerifyDeliver(plan: EncodePlan, info: MediaInfo): Promise<JobResult> {
+    const ws = this.ws;
+    if (!ws) throw new Error('no workspace');
+    const out = resolve(this.opts.output);
+    const tmpOut = join(dirname(out), `.${basename(out)}.${randomBytes(6).toString('hex')}.part`);
+    const { signal } = this.opts;
+    const timeoutMs = Math.max(this.cfg.minTimeoutMs, plan.estimate.encodeSec * 1000 * this.cfg.timeoutFactor);
+    const run = { signal, timeoutMs, stallMs: this.cfg.stallTimeoutMs };
+    let attempts = 0;
+    try {
+      this.stage('encode', plan.goal === 'remux' ? 'Copying streams' : 'Encoding');
+      if (plan.video.mode === 'copy') {
+        attempts = 1;
+        await runFfmpeg(remuxArgs(plan, tmpOut), { ...run, onProgress: (p) => this.encodeProgress(plan, p, 0, 1, 1) });
+      } else {
+        attempts = await this.encode(plan, plan.video, info, ws, tmpOut, run);
+      }
+      this.stage('verify', 'Checking the result');
+      const outInfo = await this.verify(plan, tmpOut);
+      const quality = plan.video.mode === 'encode' ? await this.measureOutput(plan, plan.video, info, tmpOut) : plan.estimate.quality;
+      this.stage('deliver', 'Saving');
+      await rename(tmpOut, out);
+      const v = outInfo.video;
+      return {
+        inputPath: info.path,
+        outputPath: out,
+        inputBytes: info.sizeBytes,
+        sizeBytes: outInfo.sizeBytes,
+        capBytes: plan.capBytes,
+        width: v?.displayWidth ?? 0,
+        height: v?.displayHeight ?? 0,
+        fps: Math.round((v?.fps ?? 0) * 100) / 100,
+        videoCodec: v?.codec ?? 'none',
+        audioCodec: outInfo.audio[0]?.codec ?? null,
+        durationSec: outInfo.durationSec,
+        container: plan.container,
+        quality,
+        attempts,
+        elapsedSec: (performance.now() - this.t0) / 1000,
+        plan,
+      };
+    } finally {
+      await rm(tmpOut, { force: true });
+    }
+  }
+
+  private encodeProgress(
+    plan: EncodePlan,
+    p: { outTimeSec: number | null; totalSizeBytes: number | null; speed: number | null },
+    offset: number,
+    weight: number,
+    attempt: number,
+    pass: number | null = null,
+  ): void {
+    const within = p.outTimeSec === null ? 0 : Math.min(1, p.outTimeSec / plan.outputDurationSec);
+    const ratio = offset + weight * within;
+    const elapsed = (performance.now() - this.stageStart) / 1000;
+    const etaSec = ratio > 0.02 ? (elapsed * (1 - ratio)) / ratio : null;
+    this.progress('encode', ratio, {
+      etaSec,
+      outTimeSec: p.outTimeSec ?? 0,
+      sizeBytes: p.totalSizeBytes ?? 0,
+      speed: p.speed,
+      pass,
+      attempt,
+    });
+  }
+
+  private stageStart = performance.now();
+
+  /** Encodes with bounded corrections; returns the number of attempts. The file at `tmpOut` meets the cap. */
+  private async encode(
+    plan: EncodePlan,
+    video: VideoEncodeSpec,
+    info: MediaInfo,
+    ws: Workspace,
+    tmpOut: string,
+    run: { signal?: AbortSignal | undefined; timeoutMs: number; stallMs: number },
+  ): Promise<number> {
+    this.stageStart = performance.now();
+    let audioPath: string | null = null;
+    let audioBytes: number | null = null;
+    if (plan.audio.mode !== 'none') {
+      const isAac = plan.audio.mode === 'encode' ? plan.audio.codec === 'aac' : info.audio.find((a) => plan.audio.mode === 'copy' && a.index === plan.audio.streamIndex)?.codec === 'aac';
+      audioPath = ws.file(isAac ? 'audio.m4a' : 'audio.mka');
+      await runFfmpeg(audioArgs(plan, plan.audio, audioPath, isAac ? 'mp4' : 'matroska'), run);
+      audioBytes = (await stat(audioPath)).size;
+    }
+    const passLog = ws.file('x264');
+    const guard = (cap: number | null): number => Math.ceil((cap ?? info.sizeBytes * 4) * 1.5) + 1_000_000;
+
+    if (video.rate.kind === 'crf') {
+      await runFfmpeg(encodeArgs(plan, { kind: 'single', passLogPrefix: passLog, audioPath, outputPath: tmpOut, maxOutputBytes: guard(plan.capBytes) }), {
+        ...run,
+        onProgress: (p) => this.encodeProgress(plan, p, 0, 1, 1),
+      });
+      const size = (await stat(tmpOut)).size;
+      const within = plan.capBytes === null || size <= plan.capBytes;
+      this.emit({ type: 'attempt', n: 1, sizeBytes: size, capBytes: plan.capBytes, withinCap: within, action: within ? 'accept' : 'retry-lower', reason: within ? 'quality target met' : 'over the cap: switching to two-pass at the cap' });
+      if (within) return 1;
+      plan.goal = 'size';
+      applySizeBudget(plan, info, plan.audio, audioBytes);
+      return 1 + (await this.twoPass(plan, video, info, audioPath, audioBytes, passLog, tmpOut, run, guard, 1));
+    }
+    if (plan.capBytes !== null) applySizeBudget(plan, info, plan.audio, audioBytes);
+    return this.twoPass(plan, video, info, audioPath, audioBytes, passLog, tmpOut, run, guard, 0);
+  }
+
+  private async twoPass(
+    plan: EncodePlan,
+    video: VideoEncodeSpec,
+    info: MediaInfo,
+    audioPath: string | null,
+    audioBytes: number | null,
+    passLog: string,
+    tmpOut: string,
+    run: { signal?: AbortSignal | undefined; timeoutMs: number; stallMs: number },
+    guard: (cap: number | null) => number,
+    priorAttempts: number,
+  ): Promise<number> {
+    if (video.rate.kind !== 'abr2pass' || plan.capBytes === null) throw new Error('two-pass needs a cap');
+    const cap = plan.capBytes;
+    const step = (kind: 'pass1' | 'pass2', outputPath: string): string[] =>
+      encodeArgs(plan, { kind, passLogPrefix: passLog, audioPath, outputPath, maxOutputBytes: guard(cap) });
+    const attemptsLeft = this.cfg.maxAttempts;
+    // Pass-1 statistics do not depend on the bitrate, so corrections only redo pass 2.
+    await runFfmpeg(step('pass1', '/dev/null'), { ...run, onProgress: (p) => this.encodeProgress(plan, p, 0, 0.3, priorAttempts + 1, 1) });
+    const keep = tmpOut + '.best';
+    let bestSize = 0;
+    let raised = false;
+    let n = 0;
+    try {
+      for (n = 1; n <= attemptsLeft; n++) {
+        const attempt = priorAttempts + n;
+        const weight = n === 1 ? 0.7 : 0.7 / n;
+        await runFfmpeg(step('pass2', tmpOut), { ...run, onProgress: (p) => this.encodeProgress(plan, p, 0.3, weight, attempt, 2) });
+        const size = (await stat(tmpOut)).size;
+        const nonVideo = size - Math.max(1, size - (audioBytes ?? 0));
+        const videoBytes = size - nonVideo;
+        const wantVideo = (plan.targetBytes ?? cap * 0.985) - (audioBytes ?? 0);
+        if (size > cap) {
+          if (bestSize > 0) {
+            // The raised attempt overshot: the previous file met the cap; keep it.
+            await rename(keep, tmpOut);
+            this.emit({ type: 'attempt', n: attempt, sizeBytes: size, capBytes: cap, withinCap: false, action: 'keep-previous', reason: 'raising overshot; keeping the previous file' });
+            return n;
+          }
+          this.emit({ type: 'attempt', n: attempt, sizeBytes: size, capBytes: cap, withinCap: false, action: 'retry-lower', reason: `${formatBytes(size)} is over ${formatBytes(cap)}` });
+          video.rate = withKbps(video.rate.videoKbps, correctedKbps(video.rate.videoKbps, videoBytes, wantVideo));
+          continue;
+        }
+        if (size < cap * MIN_FILL && !raised && n < attemptsLeft) {
+          // Far under the cap: raise once if that buys quality (issue #2), keeping this file as the fallback.
+          raised = true;
+          bestSize = size;
+          await rename(tmpOut, keep);
+          this.emit({ type: 'attempt', n: attempt, sizeBytes: size, capBytes: cap, withinCap: true, action: 'retry-higher', reason: `${formatBytes(size)} uses only ${Math.round((100 * size) / cap)} % of the cap` });
+          video.rate = withKbps(video.rate.videoKbps, correctedKbps(video.rate.videoKbps, videoBytes, wantVideo));
+          continue;
+        }
+        this.emit({ type: 'attempt', n: attempt, sizeBytes: size, capBytes: cap, withinCap: true, action: 'accept', reason: `${Math.round((1000 * size) / cap) / 10} % of the cap` });
+        return n;
+      }
+      if (bestSize > 0) {
+        await rename(keep, tmpOut);
+        return n;
+      }
+      throw new AppError('CAP_NOT_MET', { capText: formatBytes(cap), attempts: priorAttempts + attemptsLeft, bestText: 'over the cap' });
+    } finally {
+      await rm(keep, { force: true });
+      void info;
+    }
+  }
+
+  /** Promise 6: it decodes fully, the duration matches, the streams are as planned, the size is under the cap. */
+  private async verify(plan: EncodePlan, path: string): Promise<MediaInfo> {
+    const run = { signal: this.opts.signal, timeoutMs: this.cfg.minTimeoutMs, stallMs: this.cfg.stallTimeoutMs };
+    const res = await runProcess(tools().ffmpeg, decodeCheckArgs(path), { ...run, nice: 10 });
+    if (res.exitCode !== 0) throw new AppError('VERIFY_FAILED', { reason: 'it does not decode cleanly' }, { internal: { stderrTail: res.stderrTail.slice(-2000) } });
+    const out = await probe(path, { signal: this.opts.signal });
+    const want = plan.outputDurationSec;
+    const tol = Math.max(0.2, want * 0.01);
+    if (Math.abs(out.durationSec - want) > tol) {
+      // A shorter output from a source that claims more is a truncated source, not an encoder fault.
+      if (out.durationSec < want) {
+        throw new AppError('INPUT_CORRUPT', { reason: `the video stops at ${out.durationSec.toFixed(1)} s although it says ${want.toFixed(1)} s` });
+      }
+      throw new AppError('VERIFY_FAILED', { reason: `duration ${out.durationSec.toFixed(2)} s, planned ${want.toFixed(2)} s` });
+    }
+    if (!out.video) throw new AppError('VERIFY_FAILED', { reason: 'no video stream' });
+    const wantAudio = plan.audio.mode !== 'none';
+    if (wantAudio !== out.audio.length > 0) throw new AppError('VERIFY_FAILED', { reason: wantAudio ? 'audio missing' : 'unexpected audio' });
+    if (plan.video.mode === 'encode') {
+      const codecName = { h264: 'h264', h265: 'hevc', av1: 'av1', vp9: 'vp9' }[plan.video.codec];
+      if (out.video.codec !== codecName) throw new AppError('VERIFY_FAILED', { reason: `codec ${out.video.codec}` });
+      if (out.video.displayWidth !== plan.video.width || out.video.displayHeight !== plan.video.height) {
+        throw new AppError('VERIFY_FAILED', { reason: `size ${out.video.displayWidth}×${out.video.displayHeight}` });
+      }
+    }
+    if (plan.capBytes !== null && out.sizeBytes > plan.capBytes) {
+      throw new AppError('CAP_NOT_MET', { capText: formatBytes(plan.capBytes), attempts: 1, bestText: formatBytes(out.sizeBytes) });
+    }
+    return out;
+  }
+
+  private async measureOutput(plan: EncodePlan, video: VideoEncodeSpec, info: MediaInfo, path: string): Promise<QualityEstimate> {
+    const v = info.video;
+    if (!v) return plan.estimate.quality;
+    const trimStart = plan.trim?.startSec ?? 0;
+    const windows = sampleWindows(plan.outputDurationSec, trimStart);
+    const m = await runMetric(
+      outputMetricArgs({
+        output: path,
+        source: info.path,
+        windows,
+        trimStartSec: trimStart,
+        video,
+        sourceFps: v.fps,
+        refWidth: video.crop?.width ?? v.displayWidth,
+        refHeight: video.crop?.height ?? v.displayHeight,
+      }),
+      { signal: this.opts.signal, timeoutMs: this.cfg.minTimeoutMs, stallMs: this.cfg.stallTimeoutMs },
+    );
+    return { ssim: m.ssim, psnrDb: m.psnrDb, verdict: verdictFor(ssimToDb(m.ssim), this.refDb) };
+  }
+}
+
+function withKbps(_old: number, kbps: number): { kind: 'abr2pass'; videoKbps: number; maxrateKbps: number; bufsizeKbps: number } {
+  return { kind: 'abr2pass', videoKbps: kbps, ...vbvFor(kbps) };
+}
+
+/** SSIM dB expected at a given sample byte count, by linear interpolation over the CRF probes. */
+function interpolateQuality(probes: readonly CrfProbe[], sampleBytes: number): number {
+  const pts = [...probes].sort((a, b) => a.bytes - b.bytes);
+  const first = pts[0];
+  const last = pts[pts.length - 1];
+  if (!first || !last) return 0;
+  if (sampleBytes <= first.bytes) return first.ssimDb - (0.6 * Math.log2(first.bytes / Math.max(1, sampleBytes))) * 2.5;
+  if (sampleBytes >= last.bytes) return last.ssimDb;
+  for (let i = 1; i < pts.length; i++) {
+    const a = pts[i - 1];
+    const b = pts[i];
+    if (a && b && sampleBytes <= b.bytes) {
+      const t = Math.log(sampleBytes / a.bytes) / Math.log(b.bytes / a.bytes);
+      return a.ssimDb + t * (b.ssimDb - a.ssimDb);
+    }
+  }
+  return last.ssimDb;
+}

@@ -1,0 +1,76 @@
+// Budget-aware resolution/fps ladder (pure). It proposes rungs; which one wins is decided by measured SSIM on
+// samples (src/pipeline/sampler.ts), not by this table alone (issue #2, PRODUCT.md promise 3).
+import { fitShortSide } from './geometry.js';
+import { bitsPerPixel, MIN_BPP } from './size-budget.js';
+
+export interface Rung {
+  width: number;
+  height: number;
+  /** null = keep the source timing. */
+  fps: number | null;
+  label: string;
+}
+
+/** Short sides the ladder steps through (HandBrake's Social presets use 1080/720/540/360). */
+export const LADDER_SHORT_SIDES = [1080, 720, 540, 360] as const;
+
+/**
+ * Above this density the base rung is kept without sampling: PeerTube's average target at 1080p is 0.10 bits/pixel,
+ * and x264 medium at ≥ 0.07 shows no blocking on our corpus (BENCHMARKS.md).
+ */
+export const COMFORTABLE_BPP = 0.07;
+
+export function rungLabel(w: number, h: number, fps: number): string {
+  return `${Math.min(w, h)}p${Math.round(fps)}`;
+}
+
+/**
+ * Candidate rungs for a video bitrate, base first. Empty when the base is comfortable (nothing to decide);
+ * `fixedSize`/`fixedFps` mean the user named them, so the ladder keeps them.
+ */
+export function ladderCandidates(args: {
+  baseWidth: number;
+  baseHeight: number;
+  /** The base output fps (after caps), and whether it is the source's own timing. */
+  baseFps: number;
+  baseFpsIsSource: boolean;
+  videoKbps: number;
+  fixedSize: boolean;
+  fixedFps: boolean;
+  maxCandidates: number;
+}): Rung[] {
+  const { baseWidth: bw, baseHeight: bh, baseFps } = args;
+  const base: Rung = {
+    width: bw,
+    height: bh,
+    fps: args.baseFpsIsSource ? null : baseFps,
+    label: rungLabel(bw, bh, baseFps),
+  };
+  if (bitsPerPixel(args.videoKbps, bw, bh, baseFps) >= COMFORTABLE_BPP) return [];
+  const fpsOptions = args.fixedFps || baseFps <= 31 ? [baseFps] : [baseFps, 30];
+  const sizes = args.fixedSize
+    ? [{ width: bw, height: bh }]
+    : [
+        { width: bw, height: bh },
+        ...LADDER_SHORT_SIDES.filter((s) => s < Math.min(bw, bh)).map((s) => fitShortSide(bw, bh, s)),
+      ];
+  const all: (Rung & { bpp: number })[] = [];
+  for (const size of sizes) {
+    for (const fps of fpsOptions) {
+      const isBase = size.width === bw && size.height === bh && fps === baseFps;
+      const rung: Rung = isBase
+        ? base
+        : { ...size, fps: fps === baseFps && args.baseFpsIsSource ? null : fps, label: rungLabel(size.width, size.height, fps) };
+      all.push({ ...rung, bpp: bitsPerPixel(args.videoKbps, size.width, size.height, fps) });
+    }
+  }
+  // Keep rungs that can carry the budget, and rank by closeness (in log space) to the sweet spot where x264 starts
+  // to look clean; the base rung is always measured so "keep the source size" is a real contender.
+  const sweet = 0.09;
+  const viable = all.filter((r) => r.bpp >= MIN_BPP);
+  viable.sort((a, b) => Math.abs(Math.log(a.bpp / sweet)) - Math.abs(Math.log(b.bpp / sweet)));
+  const picked = viable.slice(0, args.maxCandidates);
+  const baseViable = viable.find((r) => r.label === base.label && r.fps === base.fps);
+  if (baseViable && !picked.includes(baseViable)) picked[picked.length - 1] = baseViable;
+  return picked.map(({ bpp: _bpp, ...r }) => r);
+}

@@ -1,0 +1,129 @@
+// Real ffmpeg on generated clips: the engine's promises, end to end through runJob().
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { probe } from '../../src/media/ffprobe.js';
+import { liveProcessGroups } from '../../src/media/run-process.js';
+import { basicClip, compliantClip, fps120Clip, hdrClip, rotatedClip, vfrClip } from '../fixtures/generate.js';
+import { collect, intent, outDir } from './helpers.js';
+
+describe('size cap', () => {
+  it('lands in [97 %, 100 %] of the cap, verified, with progress and a plan first', async () => {
+    const input = basicClip();
+    const cap = 400_000;
+    const output = join(outDir(), 'out.mp4');
+    const { events, result, error } = await collect({ input, intent: intent({ maxBytes: cap }), output });
+    expect(error).toBeNull();
+    expect(result).not.toBeNull();
+    const size = statSync(output).size;
+    expect(size).toBeLessThanOrEqual(cap);
+    expect(size).toBeGreaterThanOrEqual(cap * 0.97);
+    expect(result?.sizeBytes).toBe(size);
+    const types = events.map((e) => e.type);
+    expect(types.indexOf('plan')).toBeLessThan(types.indexOf('progress'));
+    expect(types).toContain('attempt');
+    const info = await probe(output);
+    expect(info.video?.codec).toBe('h264');
+    expect(info.audio[0]?.codec).toBe('aac');
+    expect(Math.abs(info.durationSec - 4)).toBeLessThan(0.2);
+    // No temp file left beside the output.
+    expect(readdirSync(join(output, '..'))).toEqual(['out.mp4']);
+  });
+
+  it('refuses an impossible cap with the smallest feasible size', async () => {
+    const { error } = await collect({ input: basicClip(), intent: intent({ maxBytes: 5_000 }), output: join(outDir(), 'x.mp4') });
+    expect(error?.code).toBe('CAP_INFEASIBLE');
+    expect(error?.exitCode).toBe(2);
+    expect(error?.details.minBytes).toBeGreaterThan(5_000);
+  });
+});
+
+describe('quality first', () => {
+  it('finds a CRF on samples, reports the measured quality, and is smaller than the input', async () => {
+    const input = basicClip();
+    const output = join(outDir(), 'q.mp4');
+    const { events, result, error } = await collect({ input, intent: intent({ quality: 'high' }), output });
+    expect(error).toBeNull();
+    const plan = events.find((e) => e.type === 'plan');
+    expect(plan?.type === 'plan' && plan.plan.video.mode === 'encode' && plan.plan.video.rate.kind).toBe('crf');
+    expect(result?.quality.ssim).toBeGreaterThan(0.9);
+    expect(result?.sizeBytes).toBeLessThan(statSync(input).size);
+  });
+});
+
+describe('phone footage', () => {
+  it('honours rotation: a portrait clip comes out portrait, upright, without a rotation flag', async () => {
+    const output = join(outDir(), 'r.mp4');
+    const { result, error } = await collect({ input: rotatedClip(), intent: intent({ maxBytes: 300_000 }), output });
+    expect(error).toBeNull();
+    const info = await probe(output);
+    expect(info.video?.rotationDeg).toBe(0);
+    expect(info.video?.width).toBe(360);
+    expect(info.video?.height).toBe(640);
+    expect(result?.width).toBe(360);
+  });
+
+  it('tonemaps HDR HLG to 8-bit BT.709', async () => {
+    const output = join(outDir(), 'h.mp4');
+    const { error } = await collect({ input: hdrClip(), intent: intent({ maxBytes: 200_000 }), output });
+    expect(error).toBeNull();
+    const info = await probe(output);
+    expect(info.video?.pixFmt).toBe('yuv420p');
+    expect(info.video?.hdr).toBeNull();
+    expect(info.video?.colorTransfer).toBe('bt709');
+  });
+
+  it('keeps variable frame rate without duplicating frames', async () => {
+    const input = vfrClip();
+    const output = join(outDir(), 'v.mp4');
+    const { error } = await collect({ input, intent: intent({ maxBytes: 200_000 }), output });
+    expect(error).toBeNull();
+    const count = (p: string): number =>
+      Number(spawnSync('ffprobe', ['-v', 'error', '-count_packets', '-select_streams', 'v', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', p], { encoding: 'utf8' }).stdout.trim());
+    expect(count(output)).toBe(count(input));
+  });
+
+  it('caps 120 fps at 60 and trims and mutes as asked', async () => {
+    const output = join(outDir(), 'f.mp4');
+    const { error } = await collect({
+      input: fps120Clip(),
+      intent: intent({ maxBytes: 150_000, audio: 'remove', trim: { startSec: 0.5, endSec: 1.5 } }),
+      output,
+    });
+    expect(error).toBeNull();
+    const info = await probe(output);
+    expect(info.video?.fps).toBeCloseTo(60, 0);
+    expect(info.audio).toHaveLength(0);
+    expect(Math.abs(info.durationSec - 1)).toBeLessThan(0.2);
+  });
+});
+
+describe('never worse than the input', () => {
+  it('copies streams when the input already fits the cap', async () => {
+    const input = compliantClip();
+    const output = join(outDir(), 'c.mp4');
+    const { result, events } = await collect({ input, intent: intent({ maxBytes: 10_000_000 }), output });
+    const plan = events.find((e) => e.type === 'plan');
+    expect(plan?.type === 'plan' && plan.plan.goal).toBe('remux');
+    expect(result?.sizeBytes).toBeLessThanOrEqual(statSync(input).size + 2048);
+  });
+});
+
+describe('cancellation', () => {
+  it('kills the ffmpeg process group and leaves no output', async () => {
+    const ac = new AbortController();
+    const dir = outDir();
+    const output = join(dir, 'cancel.mp4');
+    const events: string[] = [];
+    const { runJob } = await import('../../src/pipeline/run-job.js');
+    for await (const e of runJob({ input: basicClip(), intent: intent({ maxBytes: 400_000 }), output, signal: ac.signal })) {
+      events.push(e.type);
+      if (e.type === 'progress' && e.stage === 'encode') ac.abort();
+      if (e.type === 'error') expect(e.error.code).toBe('CANCELLED');
+    }
+    expect(events).toContain('error');
+    expect(liveProcessGroups()).toBe(0);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
