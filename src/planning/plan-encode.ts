@@ -2,7 +2,7 @@
 // (the CRF that "looks the same", which ladder rung wins) are returned as work for the pipeline's sampler, which feeds
 // its measurements back through `finalize*` below; every decision adds a plain-words reason.
 import type { EngineConfig } from '../config/engine.js';
-import type { AudioSpec, EncodePlan, Estimate, VideoEncodeSpec } from '../domain/encode-plan.js';
+import type { AudioSpec, EncodePlan, Estimate, QualityVerdict, VideoEncodeSpec } from '../domain/encode-plan.js';
 import { AppError } from '../domain/errors.js';
 import type { Container, Intent, Quality, VideoCodec } from '../domain/intent.js';
 import type { MediaInfo, VideoStreamInfo } from '../domain/media-info.js';
@@ -175,10 +175,19 @@ export function draftPlan(intent: Intent, info: MediaInfo, cfg: EngineConfig): P
   });
   if (rungs.length === 1 && rungs[0]) applyRung(plan, rungs[0], sized.videoKbps);
   plan.estimate = estimateFor(plan, info, cfg, null);
+  plan.estimate.quality = { ssim: null, psnrDb: null, verdict: verdictForBpp(bitsPerPixel(sized.videoKbps, geo.width, geo.height, outFps)) };
   if (rungs.length > 1) return { plan, work: { kind: 'ladder', rungs } };
   const bpp = bitsPerPixel(sized.videoKbps, plan.video.mode === 'encode' ? plan.video.width : geo.width, plan.video.mode === 'encode' ? plan.video.height : geo.height, plan.video.mode === 'encode' ? (plan.video.fps ?? v.fps) : outFps);
   if (bpp < MIN_BPP * 2) warnings.push(`${formatBytes(capBytes)} is tight for ${formatDuration(outputDurationSec)}: expect visible loss.`);
   return { plan, work: { kind: 'none' } };
+}
+
+/**
+ * Before any sample is measured, a verdict from bits per pixel: PeerTube's 1080p average (0.10) looks clean with
+ * x264; its floor (0.02) is where blocking is obvious. Replaced by a measured score whenever samples run.
+ */
+function verdictForBpp(bpp: number): QualityVerdict {
+  return bpp >= 0.1 ? 'looks the same' : bpp >= 0.05 ? 'minor softening' : bpp >= 0.03 ? 'visible loss' : 'heavy loss';
 }
 
 function smallestRung(w: number, h: number, fixed: boolean): [number, number] {
@@ -302,7 +311,10 @@ function canRemux(plan: EncodePlan, info: MediaInfo, intent: Intent): boolean {
   const sameCodec = (pv.codec === 'h264' && v.codec === 'h264') || (pv.codec === 'h265' && v.codec === 'hevc');
   const samePicture =
     pv.crop === null && pv.fps === null && !pv.tonemap && pv.width === v.displayWidth && pv.height === v.displayHeight;
-  const audioOk = plan.audio.mode !== 'encode' || intent.audio === 'remove' || info.audio.length === 0;
+  // The source audio must already suit the container; its bitrate is irrelevant when the whole file fits.
+  const src = pickAudioStream(info.audio);
+  const audioCodecs = plan.container === 'webm' ? ['opus', 'vorbis'] : ['aac', 'mp3'];
+  const audioOk = intent.audio === 'remove' || src === null || audioCodecs.includes(src.codec);
   return sameCodec && samePicture && v.pixFmt === 'yuv420p' && plan.trim === null && audioOk;
 }
 

@@ -1,0 +1,202 @@
+// Pure planning rules against hand-built MediaInfo stubs (code-anchors.md §8.1): no I/O, no ffmpeg.
+import { describe, expect, it } from 'vitest';
+import { encodeArgs } from '../../src/argv/encode-args.js';
+import { videoFilterChain } from '../../src/argv/filters.js';
+import { DEFAULT_ENGINE_CONFIG } from '../../src/config/engine.js';
+import type { EncodePlan } from '../../src/domain/encode-plan.js';
+import { AppError } from '../../src/domain/errors.js';
+import { emptyIntent, type Intent } from '../../src/domain/intent.js';
+import type { MediaInfo, VideoStreamInfo } from '../../src/domain/media-info.js';
+import { chooseAudioRung } from '../../src/planning/audio.js';
+import { aspectCrop, fitShortSide } from '../../src/planning/geometry.js';
+import { ladderCandidates } from '../../src/planning/ladder.js';
+import { draftPlan } from '../../src/planning/plan-encode.js';
+import { nextCrf, requiredDb, QUALITY_TARGETS, ssimToDb } from '../../src/planning/quality.js';
+import { sampleWindows } from '../../src/planning/samples.js';
+
+function video(over: Partial<VideoStreamInfo> = {}): VideoStreamInfo {
+  return {
+    index: 0, codec: 'hevc', profile: 'Main 10', width: 3840, height: 2160, rotationDeg: 0, displayWidth: 3840,
+    displayHeight: 2160, fps: 60, declaredFps: 60, isVfr: false, bitDepth: 8, pixFmt: 'yuv420p', colorTransfer: null,
+    colorPrimaries: null, colorSpace: null, hdr: null, bitrateBps: 50_000_000, frameCount: 15120, ...over,
+  };
+}
+
+function media(over: Partial<MediaInfo> = {}, v: Partial<VideoStreamInfo> = {}): MediaInfo {
+  return {
+    path: '/in/clip.mov', formatName: 'mov,mp4,m4a,3gp,3g2,mj2', container: 'mp4', durationSec: 252, sizeBytes: 1_900_000_000,
+    bitrateBps: 60_000_000, video: video(v),
+    audio: [{ index: 1, codec: 'aac', channels: 2, sampleRateHz: 48000, bitrateBps: 256_000, language: null }],
+    subtitles: [], ...over,
+  };
+}
+
+const cfg = DEFAULT_ENGINE_CONFIG;
+const I = (f: Partial<Intent>): Intent => ({ ...emptyIntent(), ...f });
+
+describe('draftPlan', () => {
+  it('4K60 HEVC under 200 MB: two-pass H.264 at ≤ 1080p, budget inside the cap, audio scaled', () => {
+    const { plan, work } = draftPlan(I({ maxBytes: 200_000_000 }), media(), cfg);
+    expect(plan.goal).toBe('size');
+    if (plan.video.mode !== 'encode' || plan.video.rate.kind !== 'abr2pass') throw new Error('expected two-pass');
+    expect(Math.min(plan.video.width, plan.video.height)).toBeLessThanOrEqual(1080);
+    const videoBytes = (plan.video.rate.videoKbps * 1000 * 252) / 8;
+    const audioBytes = plan.audio.mode === 'encode' ? (plan.audio.kbps * 1000 * 252) / 8 : 0;
+    expect(videoBytes + audioBytes).toBeLessThan(200_000_000 * 0.99);
+    expect(videoBytes + audioBytes).toBeGreaterThan(200_000_000 * 0.95);
+    expect(plan.video.rate.maxrateKbps).toBe(plan.video.rate.videoKbps * 2);
+    expect(['none', 'ladder']).toContain(work.kind);
+  });
+
+  it('a thin budget proposes lower rungs to measure, the source rung included', () => {
+    const { work } = draftPlan(I({ maxBytes: 25_000_000 }), media({ durationSec: 60 }, { width: 1920, height: 1080, displayWidth: 1920, displayHeight: 1080 }), cfg);
+    expect(work.kind).toBe('ladder');
+    if (work.kind !== 'ladder') return;
+    expect(work.rungs.length).toBeGreaterThan(1);
+    expect(work.rungs.some((r) => r.width === 1920 && r.height === 1080)).toBe(true);
+    expect(work.rungs.some((r) => Math.min(r.width, r.height) < 1080 || r.fps === 30)).toBe(true);
+  });
+
+  it('an impossible cap fails with CAP_INFEASIBLE and the smallest feasible size', () => {
+    try {
+      draftPlan(I({ maxBytes: 1_000_000 }), media(), cfg);
+      throw new Error('expected failure');
+    } catch (e) {
+      expect(e).toBeInstanceOf(AppError);
+      const err = e as AppError;
+      expect(err.code).toBe('CAP_INFEASIBLE');
+      expect(Number(err.details.minBytes)).toBeGreaterThan(1_000_000);
+      expect(err.exitCode).toBe(2);
+    }
+  });
+
+  it('no cap → quality first with a CRF search', () => {
+    const { plan, work } = draftPlan(I({}), media(), cfg);
+    expect(plan.goal).toBe('quality');
+    expect(work.kind).toBe('crf-search');
+  });
+
+  it('portrait phone video: "1080p" is the short side, rotation honoured', () => {
+    const { plan } = draftPlan(I({ maxBytes: 100_000_000 }), media({}, { rotationDeg: 90, displayWidth: 2160, displayHeight: 3840 }), cfg);
+    if (plan.video.mode !== 'encode') throw new Error();
+    expect([plan.video.width, plan.video.height]).toEqual([1080, 1920]);
+    expect(plan.reasons.join(' ')).toMatch(/Rotation/);
+  });
+
+  it('never upscales, even when asked', () => {
+    const { plan } = draftPlan(I({ maxShortSide: 1080, maxBytes: 50_000_000 }), media({}, { width: 1280, height: 720, displayWidth: 1280, displayHeight: 720 }), cfg);
+    if (plan.video.mode !== 'encode') throw new Error();
+    expect(plan.video.height).toBe(720);
+  });
+
+  it('HDR is tonemapped and >60 fps capped', () => {
+    const { plan } = draftPlan(I({ maxBytes: 100_000_000 }), media({}, { hdr: 'hlg', fps: 120, declaredFps: 120, pixFmt: 'yuv420p10le' }), cfg);
+    if (plan.video.mode !== 'encode') throw new Error();
+    expect(plan.video.tonemap).toBe('hlg');
+    expect(plan.video.fps).toBe(60);
+  });
+
+  it('an input already under the cap and compliant is remuxed', () => {
+    const m = media({ sizeBytes: 20_000_000 }, { codec: 'h264', width: 1920, height: 1080, displayWidth: 1920, displayHeight: 1080, fps: 30, declaredFps: 30 });
+    m.audio = [{ index: 1, codec: 'aac', channels: 2, sampleRateHz: 48000, bitrateBps: 128_000, language: null }];
+    expect(draftPlan(I({ maxBytes: 25_000_000 }), m, cfg).plan.goal).toBe('remux');
+  });
+
+  it('trim outside the video and codec/container mismatch are refused (exit 2)', () => {
+    expect(() => draftPlan(I({ trim: { startSec: 300, endSec: null } }), media(), cfg)).toThrow(/outside/);
+    expect(() => draftPlan(I({ container: 'webm', videoCodec: 'h264' }), media(), cfg)).toThrow(AppError);
+  });
+
+  it('a relative cap is a fraction of the input size', () => {
+    const { plan } = draftPlan(I({ maxBytesRatio: 0.25 }), media(), cfg);
+    expect(plan.capBytes).toBe(475_000_000);
+  });
+});
+
+describe('argv builders', () => {
+  const base = (): EncodePlan => draftPlan(I({ maxBytes: 200_000_000 }), media(), cfg).plan;
+
+  it('pass 2 golden: allowlists, file: input, VFR passthrough, VBV ceiling, faststart, -fs guard', () => {
+    const plan = base();
+    if (plan.video.mode !== 'encode' || plan.video.rate.kind !== 'abr2pass') throw new Error();
+    const k = plan.video.rate.videoKbps;
+    const argv = encodeArgs(plan, { kind: 'pass2', passLogPrefix: '/w/x264', audioPath: '/w/audio.m4a', outputPath: '/o/out.mp4', maxOutputBytes: 300_000_000 });
+    expect(argv).toEqual([
+      '-hide_banner', '-nostdin', '-y', '-protocol_whitelist', 'file', '-format_whitelist', 'mov,matroska,avi,mpegts,mpeg,ogg,flv',
+      '-codec_whitelist', expect.stringContaining('h264,hevc') as unknown as string, '-i', 'file:/in/clip.mov',
+      '-i', 'file:/w/audio.m4a', '-map', '0:0', '-map', '1:a:0', '-c:a', 'copy', '-sn', '-dn', '-t', '252',
+      '-vf', videoFilterChain(plan.video), '-fps_mode', 'passthrough', '-c:v', 'libx264', '-preset', 'medium', '-profile:v', 'high',
+      '-pix_fmt', 'yuv420p', '-b:v', `${k}k`, '-maxrate', `${2 * k}k`, '-bufsize', `${4 * k}k`, '-pass', '2', '-passlogfile', '/w/x264',
+      '-map_metadata', '-1', '-map_chapters', '-1', '-movflags', '+faststart', '-f', 'mp4', '-fs', '300000000',
+      '-progress', 'pipe:1', '-nostats', '/o/out.mp4',
+    ]);
+  });
+
+  it('filter chain: crop before fps before scale before tonemap', () => {
+    const { plan } = draftPlan(I({ maxBytes: 100_000_000, aspect: '9:16' }), media({}, { hdr: 'pq', fps: 120 }), cfg);
+    if (plan.video.mode !== 'encode') throw new Error();
+    const chain = videoFilterChain(plan.video);
+    const order = ['crop=', 'fps=60', 'scale=', 'zscale=tin=smpte2084', 'format=yuv420p'].map((s) => chain.indexOf(s));
+    expect(order.every((x) => x >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+  });
+
+  it('trim seeks on the input and bounds the output length', () => {
+    const { plan } = draftPlan(I({ maxBytes: 100_000_000, trim: { startSec: 10, endSec: 40 } }), media(), cfg);
+    const argv = encodeArgs(plan, { kind: 'single', passLogPrefix: '/w/x', audioPath: null, outputPath: '/o.mp4', maxOutputBytes: 1 });
+    expect(argv.slice(argv.indexOf('-ss'), argv.indexOf('-ss') + 2)).toEqual(['-ss', '10']);
+    expect(argv.indexOf('-ss')).toBeLessThan(argv.indexOf('-i'));
+    expect(argv[argv.indexOf('-t') + 1]).toBe('30');
+    expect(argv).toContain('-an');
+  });
+});
+
+describe('pure helpers', () => {
+  it('geometry: short side cap, even sizes, centred aspect crop', () => {
+    expect(fitShortSide(3840, 2160, 1080)).toEqual({ width: 1920, height: 1080 });
+    expect(fitShortSide(1081, 1921, 720)).toEqual({ width: 720, height: 1278 });
+    expect(aspectCrop(1920, 1080, '9:16')).toEqual({ width: 606, height: 1080, x: 656, y: 0 });
+    expect(aspectCrop(1080, 1080, '1:1')).toBeNull();
+  });
+
+  it('audio steps down with the budget: 160k → 128k → 96k → 64k mono', () => {
+    expect(chooseAudioRung(5000, null).kbps).toBe(160);
+    expect(chooseAudioRung(1100, null).kbps).toBe(128);
+    expect(chooseAudioRung(850, null).kbps).toBe(96);
+    expect(chooseAudioRung(540, null)).toEqual({ kbps: 64, channels: 1 });
+    expect(chooseAudioRung(5000, 96).kbps).toBe(96);
+  });
+
+  it('ladder: comfortable budgets are not sampled', () => {
+    expect(ladderCandidates({ baseWidth: 1920, baseHeight: 1080, baseFps: 30, baseFpsIsSource: true, videoKbps: 8000, fixedSize: false, fixedFps: false, maxCandidates: 3 })).toEqual([]);
+  });
+
+  it('quality target reproduces the calibration points', () => {
+    const t = QUALITY_TARGETS.high;
+    expect(requiredDb(t, 30.4)).toBeCloseTo(25.4, 1); // screen recording: relative bound
+    expect(requiredDb(t, 21.9)).toBeCloseTo(16.9, 1); // CCTV: relative bound
+    expect(requiredDb(t, 17.5)).toBeCloseTo(15.4, 1); // noisy pan: absolute floor
+    expect(ssimToDb(0.99)).toBeCloseTo(20, 5);
+  });
+
+  it('CRF search interpolates between bracketing probes and stops inside the tolerance', () => {
+    const req = 16;
+    const first = nextCrf([{ crf: 25.5, ssimDb: 17.2, bytes: 100 }], req, 5);
+    expect(first.next).toBeGreaterThan(25.5);
+    const second = nextCrf([{ crf: 25.5, ssimDb: 17.2, bytes: 100 }, { crf: 28, ssimDb: 15.4, bytes: 60 }], req, 5);
+    expect(second.next).toBeGreaterThan(25.5);
+    expect(second.next).toBeLessThan(28);
+    const done = nextCrf([{ crf: 27, ssimDb: 16.2, bytes: 70 }], req, 5);
+    expect(done.next).toBeNull();
+    expect(done.best?.crf).toBe(27);
+  });
+
+  it('samples are spread through the video, excluding the edges; short clips are taken whole', () => {
+    expect(sampleWindows(5)).toEqual([{ startSec: 0, durationSec: 5 }]);
+    const w = sampleWindows(120);
+    expect(w).toHaveLength(8);
+    expect(w[0]?.startSec).toBeGreaterThan(0);
+    const last = w[w.length - 1];
+    expect((last?.startSec ?? 0) + (last?.durationSec ?? 0)).toBeLessThan(120);
+  });
+});
