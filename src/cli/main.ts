@@ -14,8 +14,12 @@ import { describeInfo, describePlan, renderJson, TtyRenderer, type Out } from '.
 const stdout: Out = { write: (s) => void process.stdout.write(s), isTTY: process.stdout.isTTY };
 const stderr: Out = { write: (s) => void process.stderr.write(s), isTTY: process.stderr.isTTY };
 
+/** VIDSHRINK_DEBUG=1 prints an error's internal context (argv, stderr tail) for operators; never shown in chats. */
+const debug = process.env.VIDSHRINK_DEBUG === '1';
+
 function fail(e: unknown, json: boolean): never {
   const err = toAppError(e);
+  if (debug) stderr.write(`${JSON.stringify({ internal: err.internal, cause: String(err.cause) }, null, 2)}\n`);
   if (json) stdout.write(JSON.stringify({ type: 'error', error: err.toJSON() }) + '\n');
   else stderr.write(`✗ ${err.message} [${err.code}]\n`);
   process.exit(err.exitCode);
@@ -81,7 +85,8 @@ program
     for (const input of inputs) {
       const output = o.output ? resolve(o.output) : outputPathFor(input, intent, o.outDir);
       if (!json && inputs.length > 1) stdout.write(`\n${input}\n`);
-      const code = await consume(runJob({ input, intent, output, signal: ac.signal }), input, json);
+      const onInternalError = debug ? (e: AppError): void => void stderr.write(`${JSON.stringify(e.internal, null, 2)}\n`) : undefined;
+      const code = await consume(runJob({ input, intent, output, signal: ac.signal, ...(onInternalError ? { onInternalError } : {}) }), input, json);
       worst = Math.max(worst, code);
       if (ac.signal.aborted) break;
     }

@@ -23,6 +23,8 @@ export interface JobResult {
   quality: QualityEstimate;
   attempts: number;
   elapsedSec: number;
+  /** Wall time per stage, seconds (where the time went). */
+  stageSec: Partial<Record<Stage, number>>;
   plan: EncodePlan;
 }
 

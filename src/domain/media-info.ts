@@ -26,6 +26,8 @@ export interface VideoStreamInfo {
   hdr: 'hlg' | 'pq' | null;
   bitrateBps: number | null;
   frameCount: number | null;
+  /** First timestamp of the stream (encoders' B-frame delay shows up here), seconds. */
+  startTimeSec: number;
 }
 
 export interface AudioStreamInfo {

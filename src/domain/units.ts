@@ -117,3 +117,129 @@ export function parseTime(text: string): number | null {
 export function formatBitrate(bps: number): string {
   return bps >= 1_000_000 ? `${trimNumber(bps / 1_000_000)} Mb/s` : `${Math.round(bps / 1000)} kb/s`;
 }
+
+/**
+ * Size unit spellings accepted in free text (the instruction parser), all languages, accent-free lower case.
+ * Stricter than SIZE_UNITS on purpose: no bare "k" ("4k" is a resolution), "t", "b" or "to" (an English word).
+ * Bare "m"/"g" stay: Chinese writers say "200M" / "1.5G" (PRODUCT.md "Units and words": 兆/M = 10^6).
+ */
+export const TEXT_SIZE_UNITS: Readonly<Record<string, number>> = {
+  bytes: 1,
+  byte: 1,
+  octets: 1,
+  字节: 1,
+  kb: KB,
+  kbytes: KB,
+  kilobyte: KB,
+  kilobytes: KB,
+  ko: KB,
+  kilooctets: KB,
+  kib: KiB,
+  千字节: KB,
+  m: MB,
+  mb: MB,
+  mbyte: MB,
+  mbytes: MB,
+  meg: MB,
+  megs: MB,
+  mega: MB,
+  megas: MB,
+  megabyte: MB,
+  megabytes: MB,
+  megabites: MB,
+  mo: MB,
+  megaoctet: MB,
+  megaoctets: MB,
+  'mega-octets': MB,
+  mib: MiB,
+  mio: MiB,
+  兆: MB,
+  兆字节: MB,
+  g: GB,
+  gb: GB,
+  gbyte: GB,
+  gbytes: GB,
+  gig: GB,
+  gigs: GB,
+  giga: GB,
+  gigas: GB,
+  gigabyte: GB,
+  gigabytes: GB,
+  go: GB,
+  gigaoctet: GB,
+  gigaoctets: GB,
+  gib: GiB,
+  gio: GiB,
+  tb: TB,
+  terabyte: TB,
+  terabytes: TB,
+  tib: 1_099_511_627_776,
+};
+
+/** Time unit spellings in free text → seconds, all six languages (accent-free lower case). */
+export const TEXT_TIME_UNITS: Readonly<Record<string, number>> = {
+  s: 1,
+  sec: 1,
+  secs: 1,
+  second: 1,
+  seconds: 1,
+  seg: 1,
+  segs: 1,
+  segundo: 1,
+  segundos: 1,
+  sek: 1,
+  sekunde: 1,
+  sekunden: 1,
+  seconde: 1,
+  secondes: 1,
+  秒: 1,
+  秒钟: 1,
+  m: 60,
+  min: 60,
+  mins: 60,
+  minute: 60,
+  minutes: 60,
+  minuto: 60,
+  minutos: 60,
+  minuten: 60,
+  分: 60,
+  分钟: 60,
+  h: 3600,
+  hr: 3600,
+  hrs: 3600,
+  hour: 3600,
+  hours: 3600,
+  hora: 3600,
+  horas: 3600,
+  std: 3600,
+  stunde: 3600,
+  stunden: 3600,
+  heure: 3600,
+  heures: 3600,
+  小时: 3600,
+  个小时: 3600,
+};
+
+/**
+ * Parses a decimal number as people type it: "1.5", "1,5" (European decimal comma), "1,500" / "1,000,000"
+ * (thousands). A comma followed by exactly three digits is read as a thousands separator. Returns null if unparsable.
+ */
+export function parseDecimal(text: string): number | null {
+  const t = /^\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(text) ? text.replace(/,/g, '') : text.replace(',', '.');
+  if (!/^\d+(?:\.\d+)?$/.test(t)) return null;
+  const v = Number(t);
+  return Number.isFinite(v) ? v : null;
+}
+
+/**
+ * value × unit in whole bytes without binary floating-point drift: "1.13" GB is 1,130,000,000 exactly, not
+ * 1,129,999,999 (1.13 * 1e9 in doubles). Floors fractional bytes (a cap must not be exceeded).
+ */
+export function decimalToBytes(text: string, unitBytes: number): number | null {
+  const v = parseDecimal(text);
+  if (v === null) return null;
+  const [whole = '0', frac = ''] = v.toString().includes('e') ? [String(v), ''] : v.toString().split('.');
+  if (whole.includes('e')) return Math.floor(v * unitBytes);
+  const scaled = BigInt(whole + frac) * BigInt(Math.round(unitBytes));
+  return Number(scaled / 10n ** BigInt(frac.length));
+}

@@ -41,6 +41,7 @@ const streamSchema = z
     r_frame_rate: z.string().optional(),
     avg_frame_rate: z.string().optional(),
     duration: z.string().optional(),
+    start_time: z.string().optional(),
     bit_rate: z.string().optional(),
     nb_frames: z.string().optional(),
     channels: z.number().optional(),
@@ -241,6 +242,7 @@ function normalizeVideo(s: RawStream): VideoStreamInfo {
     hdr: transfer === 'arib-std-b67' ? 'hlg' : transfer === 'smpte2084' ? 'pq' : null,
     bitrateBps: intOrNull(s.bit_rate),
     frameCount: intOrNull(s.nb_frames),
+    startTimeSec: Number.isFinite(Number(s.start_time)) ? Number(s.start_time) : 0,
   };
 }
 

@@ -18,7 +18,7 @@ import { runProcess } from '../media/run-process.js';
 import { tools } from '../media/tools.js';
 import { applyRung, applySizeBudget, draftPlan, estimateFor, type PlanWork } from '../planning/plan-encode.js';
 import { nextCrf, requiredDb, ssimToDb, verdictFor, FIRST_CRF, CRF_MIN, type CrfProbe } from '../planning/quality.js';
-import { correctedKbps, vbvFor } from '../planning/size-budget.js';
+import { correctedKbps, SIZE_AIM, vbvFor } from '../planning/size-budget.js';
 import { sampleWindows } from '../planning/samples.js';
 import { Channel } from './channel.js';
 import { cutSamples, referenceSpec, scoreSamples, type SampleSet, type SamplerDeps } from './sampler.js';
@@ -35,6 +35,8 @@ export interface JobOptions {
   planOnly?: boolean;
   /** Where per-job temp dirs go (default: the OS temp dir). */
   tempRoot?: string;
+  /** Receives the full AppError (argv, stderr tail) of a failure, for logs; events carry only the public part. */
+  onInternalError?: (e: AppError) => void;
 }
 
 /** Size jobs land in [97 %, 100 %] of the cap (PRODUCT.md promise 1). */
@@ -48,6 +50,7 @@ export function runJob(opts: JobOptions): AsyncGenerator<PipelineEvent, void> {
     .run()
     .catch((e: unknown) => {
       const err = toAppError(e);
+      opts.onInternalError?.(err);
       ch.push({ type: 'error', error: err.toJSON() });
     })
     .finally(() => ch.close());
@@ -84,11 +87,23 @@ class Job {
     } finally {
       await this.ws.dispose();
     }
-    void signal;
   }
 
+  private readonly stageSec: Partial<Record<Stage, number>> = {};
+  private current: { stage: Stage; t: number } | null = null;
+
   private stage(stage: Stage, message: string): void {
+    this.closeStage();
+    this.current = { stage, t: performance.now() };
+    this.stageStart = this.current.t;
     this.emit({ type: 'stage', stage, message });
+  }
+
+  private closeStage(): void {
+    if (!this.current) return;
+    const { stage, t } = this.current;
+    this.stageSec[stage] = (this.stageSec[stage] ?? 0) + (performance.now() - t) / 1000;
+    this.current = null;
   }
 
   private deps(): SamplerDeps {
@@ -178,7 +193,7 @@ class Job {
 
     if (plan.capBytes !== null && predicted > plan.capBytes * MIN_FILL) {
       // The file that looks the same does not fit: size mode at the cap, and say what that costs (promise 2).
-      const atCap = interpolateQuality(probes, (plan.capBytes * 0.985 - audioBytes) / scale);
+      const atCap = interpolateQuality(probes, (plan.capBytes * SIZE_AIM - audioBytes) / scale);
       plan.goal = 'size';
       const { videoKbps } = applySizeBudget(plan, info, plan.audio, null);
       const verdict = verdictFor(atCap, ref.ssimDb);
@@ -254,8 +269,15 @@ class Job {
         attempts = await this.encode(plan, plan.video, info, ws, tmpOut, run);
       }
       this.stage('verify', 'Checking the result');
-      const outInfo = await this.verify(plan, tmpOut);
-      const quality = plan.video.mode === 'encode' ? await this.measureOutput(plan, plan.video, info, tmpOut) : plan.estimate.quality;
+      // The decode check and the quality measurement are independent, mostly single-threaded reads of the same
+      // file: run them side by side on the 2 cores.
+      const outInfo = await probe(tmpOut, { signal });
+      const [, quality] = await Promise.all([
+        this.verify(plan, tmpOut, outInfo),
+        plan.video.mode === 'encode'
+          ? this.measureOutput(plan, plan.video, info, tmpOut)
+          : Promise.resolve(plan.estimate.quality),
+      ]);
       this.stage('deliver', 'Saving');
       await rename(tmpOut, out);
       const v = outInfo.video;
@@ -275,6 +297,7 @@ class Job {
         quality,
         attempts,
         elapsedSec: (performance.now() - this.t0) / 1000,
+        stageSec: (this.closeStage(), this.stageSec),
         plan,
       };
     } finally {
@@ -315,7 +338,6 @@ class Job {
     tmpOut: string,
     run: { signal?: AbortSignal | undefined; timeoutMs: number; stallMs: number },
   ): Promise<number> {
-    this.stageStart = performance.now();
     let audioPath: string | null = null;
     let audioBytes: number | null = null;
     if (plan.audio.mode !== 'none') {
@@ -338,24 +360,14 @@ class Job {
       if (within) return 1;
       plan.goal = 'size';
       applySizeBudget(plan, info, plan.audio, audioBytes);
-      return 1 + (await this.twoPass(plan, video, info, audioPath, audioBytes, passLog, tmpOut, run, guard, 1));
+      return 1 + (await this.twoPass(plan, video, { audioPath, audioBytes, passLog, tmpOut, run, guard }, 1));
     }
     if (plan.capBytes !== null) applySizeBudget(plan, info, plan.audio, audioBytes);
-    return this.twoPass(plan, video, info, audioPath, audioBytes, passLog, tmpOut, run, guard, 0);
+    return this.twoPass(plan, video, { audioPath, audioBytes, passLog, tmpOut, run, guard }, 0);
   }
 
-  private async twoPass(
-    plan: EncodePlan,
-    video: VideoEncodeSpec,
-    info: MediaInfo,
-    audioPath: string | null,
-    audioBytes: number | null,
-    passLog: string,
-    tmpOut: string,
-    run: { signal?: AbortSignal | undefined; timeoutMs: number; stallMs: number },
-    guard: (cap: number | null) => number,
-    priorAttempts: number,
-  ): Promise<number> {
+  private async twoPass(plan: EncodePlan, video: VideoEncodeSpec, ctx: EncodeContext, priorAttempts: number): Promise<number> {
+    const { audioPath, audioBytes, passLog, tmpOut, run, guard } = ctx;
     if (video.rate.kind !== 'abr2pass' || plan.capBytes === null) throw new Error('two-pass needs a cap');
     const cap = plan.capBytes;
     const step = (kind: 'pass1' | 'pass2', outputPath: string): string[] =>
@@ -373,9 +385,8 @@ class Job {
         const weight = n === 1 ? 0.7 : 0.7 / n;
         await runFfmpeg(step('pass2', tmpOut), { ...run, onProgress: (p) => this.encodeProgress(plan, p, 0.3, weight, attempt, 2) });
         const size = (await stat(tmpOut)).size;
-        const nonVideo = size - Math.max(1, size - (audioBytes ?? 0));
-        const videoBytes = size - nonVideo;
-        const wantVideo = (plan.targetBytes ?? cap * 0.985) - (audioBytes ?? 0);
+        const videoBytes = Math.max(1, size - (audioBytes ?? 0));
+        const wantVideo = (plan.targetBytes ?? cap * SIZE_AIM) - (audioBytes ?? 0);
         if (size > cap) {
           if (bestSize > 0) {
             // The raised attempt overshot: the previous file met the cap; keep it.
@@ -384,7 +395,7 @@ class Job {
             return n;
           }
           this.emit({ type: 'attempt', n: attempt, sizeBytes: size, capBytes: cap, withinCap: false, action: 'retry-lower', reason: `${formatBytes(size)} is over ${formatBytes(cap)}` });
-          video.rate = withKbps(video.rate.videoKbps, correctedKbps(video.rate.videoKbps, videoBytes, wantVideo));
+          video.rate = withKbps(correctedKbps(video.rate.videoKbps, videoBytes, wantVideo));
           continue;
         }
         if (size < cap * MIN_FILL && !raised && n < attemptsLeft) {
@@ -393,7 +404,7 @@ class Job {
           bestSize = size;
           await rename(tmpOut, keep);
           this.emit({ type: 'attempt', n: attempt, sizeBytes: size, capBytes: cap, withinCap: true, action: 'retry-higher', reason: `${formatBytes(size)} uses only ${Math.round((100 * size) / cap)} % of the cap` });
-          video.rate = withKbps(video.rate.videoKbps, correctedKbps(video.rate.videoKbps, videoBytes, wantVideo));
+          video.rate = withKbps(correctedKbps(video.rate.videoKbps, videoBytes, wantVideo));
           continue;
         }
         this.emit({ type: 'attempt', n: attempt, sizeBytes: size, capBytes: cap, withinCap: true, action: 'accept', reason: `${Math.round((1000 * size) / cap) / 10} % of the cap` });
@@ -406,16 +417,14 @@ class Job {
       throw new AppError('CAP_NOT_MET', { capText: formatBytes(cap), attempts: priorAttempts + attemptsLeft, bestText: 'over the cap' });
     } finally {
       await rm(keep, { force: true });
-      void info;
     }
   }
 
   /** Promise 6: it decodes fully, the duration matches, the streams are as planned, the size is under the cap. */
-  private async verify(plan: EncodePlan, path: string): Promise<MediaInfo> {
+  private async verify(plan: EncodePlan, path: string, out: MediaInfo): Promise<void> {
     const run = { signal: this.opts.signal, timeoutMs: this.cfg.minTimeoutMs, stallMs: this.cfg.stallTimeoutMs };
     const res = await runProcess(tools().ffmpeg, decodeCheckArgs(path), { ...run, nice: 10 });
     if (res.exitCode !== 0) throw new AppError('VERIFY_FAILED', { reason: 'it does not decode cleanly' }, { internal: { stderrTail: res.stderrTail.slice(-2000) } });
-    const out = await probe(path, { signal: this.opts.signal });
     const want = plan.outputDurationSec;
     const tol = Math.max(0.2, want * 0.01);
     if (Math.abs(out.durationSec - want) > tol) {
@@ -438,32 +447,60 @@ class Job {
     if (plan.capBytes !== null && out.sizeBytes > plan.capBytes) {
       throw new AppError('CAP_NOT_MET', { capText: formatBytes(plan.capBytes), attempts: 1, bestText: formatBytes(out.sizeBytes) });
     }
-    return out;
   }
 
-  private async measureOutput(plan: EncodePlan, video: VideoEncodeSpec, info: MediaInfo, path: string): Promise<QualityEstimate> {
+  private async measureOutput(
+    plan: EncodePlan,
+    video: VideoEncodeSpec,
+    info: MediaInfo,
+    path: string,
+  ): Promise<QualityEstimate> {
     const v = info.video;
     if (!v) return plan.estimate.quality;
     const trimStart = plan.trim?.startSec ?? 0;
     const windows = sampleWindows(plan.outputDurationSec, trimStart);
-    const m = await runMetric(
-      outputMetricArgs({
-        output: path,
-        source: info.path,
-        windows,
-        trimStartSec: trimStart,
-        video,
-        sourceFps: v.fps,
-        refWidth: video.crop?.width ?? v.displayWidth,
-        refHeight: video.crop?.height ?? v.displayHeight,
-      }),
-      { signal: this.opts.signal, timeoutMs: this.cfg.minTimeoutMs, stallMs: this.cfg.stallTimeoutMs },
-    );
+    const run = { signal: this.opts.signal, timeoutMs: this.cfg.minTimeoutMs, stallMs: this.cfg.stallTimeoutMs };
+    // AVI and MPEG-PS often carry no per-packet timestamps, so seeking in them is not frame-exact.
+    const seek = info.container !== 'avi' && info.container !== 'mpegps';
+    const base = {
+      seek,
+      output: path,
+      source: info.path,
+      trimStartSec: trimStart,
+      video,
+      sourceFps: v.fps,
+      refWidth: video.crop?.width ?? v.displayWidth,
+      refHeight: video.crop?.height ?? v.displayHeight,
+    };
+    // Containers keep encoder delay differently (an AVI source vs an MP4 output with an edit list showed a one-frame
+    // shift after seeking); try the output one frame early, aligned and late on a few frames, and keep the best.
+    const frame = 1 / v.fps;
+    let bestOffset = 0;
+    let bestSsim = -1;
+    for (const offset of seek ? [0, -frame, frame] : []) {
+      const probeWindow = windows.slice(0, 1);
+      const m = await runMetric(outputMetricArgs({ ...base, windows: probeWindow, outputOffsetSec: offset, framesPerWindow: 6 }), run);
+      if (m.ssim > bestSsim + 1e-4) {
+        bestSsim = m.ssim;
+        bestOffset = offset;
+      }
+    }
+    const m = await runMetric(outputMetricArgs({ ...base, windows, outputOffsetSec: bestOffset }), run);
     return { ssim: m.ssim, psnrDb: m.psnrDb, verdict: verdictFor(ssimToDb(m.ssim), this.refDb) };
   }
 }
 
-function withKbps(_old: number, kbps: number): { kind: 'abr2pass'; videoKbps: number; maxrateKbps: number; bufsizeKbps: number } {
+interface EncodeContext {
+  audioPath: string | null;
+  audioBytes: number | null;
+  passLog: string;
+  tmpOut: string;
+  run: { signal?: AbortSignal | undefined; timeoutMs: number; stallMs: number };
+  /** -fs value for a cap: a runaway encode stops at 1.5× the cap instead of filling the disk. */
+  guard: (cap: number | null) => number;
+}
+
+function withKbps(kbps: number): { kind: 'abr2pass'; videoKbps: number; maxrateKbps: number; bufsizeKbps: number } {
   return { kind: 'abr2pass', videoKbps: kbps, ...vbvFor(kbps) };
 }
 

@@ -1,7 +1,7 @@
 // Sample measurements for the planner (issue #2 "measured quality on samples"): cut windows once, then encode and
 // score them at candidate settings. The planner's pure functions decide; this file only measures.
 import { stat } from 'node:fs/promises';
-import { cutSampleArgs, metricArgs, sampleEncodeArgs } from '../argv/sample-args.js';
+import { cutSamplesArgs, metricArgs, sampleEncodeArgs } from '../argv/sample-args.js';
 import type { VideoEncodeSpec } from '../domain/encode-plan.js';
 import type { MediaInfo } from '../domain/media-info.js';
 import { runFfmpeg, runMetric } from '../media/ffmpeg.js';
@@ -40,15 +40,14 @@ export async function cutSamples(d: SamplerDeps, trimStartSec: number, durationS
   const v = d.info.video;
   if (!v) throw new Error('no video');
   const windows = sampleWindows(durationSec, trimStartSec);
-  const cuts: string[] = [];
-  let frames = 0;
-  for (const [i, w] of windows.entries()) {
-    const n = Math.max(1, Math.round(w.durationSec * v.fps));
-    const out = d.ws.file(`cut-${i}.mkv`);
-    await runFfmpeg(cutSampleArgs(d.info.path, v.index, w, n, out), opts(d));
-    cuts.push(out);
-    frames += n;
-  }
+  const plan = windows.map((window, i) => ({
+    window,
+    frames: Math.max(1, Math.round(window.durationSec * v.fps)),
+    out: d.ws.file(`cut-${i}.mkv`),
+  }));
+  await runFfmpeg(cutSamplesArgs(d.info.path, v.index, plan), opts(d));
+  const cuts = plan.map((c) => c.out);
+  const frames = plan.reduce((n, c) => n + c.frames, 0);
   return { cuts, windows, durationSec: frames / v.fps };
 }
 

@@ -15,10 +15,11 @@ export interface Rung {
 export const LADDER_SHORT_SIDES = [1080, 720, 540, 360] as const;
 
 /**
- * Above this density the base rung is kept without sampling: PeerTube's average target at 1080p is 0.10 bits/pixel,
- * and x264 medium at ≥ 0.07 shows no blocking on our corpus (BENCHMARKS.md).
+ * Above this density the base rung is kept without sampling. PeerTube's average target at 1080p is 0.10 bits/pixel;
+ * a smaller picture only starts to measure better (SSIM at the source's geometry) once x264 falls well below that.
+ * On our corpus no lower rung won above 0.045 (BENCHMARKS.md), so sampling, which costs time, starts there.
  */
-export const COMFORTABLE_BPP = 0.07;
+export const COMFORTABLE_BPP = 0.045;
 
 export function rungLabel(w: number, h: number, fps: number): string {
   return `${Math.min(w, h)}p${Math.round(fps)}`;
