@@ -1,40 +1,85 @@
-// Minimal instruction parser (issue #2 allows it until the full parser of issue #3 lands): sizes like
-// "under 200MB", quality words, "no sound". Pure; anything else is ignored, never guessed.
-import { AppError } from '../domain/errors.js';
+// The plain-language instruction parser (issue #3; PRODUCT.md "The instruction contract"). Pure and
+// deterministic: the same text always gives the same Intent; no I/O, no clock, no randomness.
+//
+// Pipeline: normalize → slash command → one extractor per field, in an order where each consumes what it read
+// so a number is used once (trim before sizes: "2m15s"; ratio before sizes and platforms: "5x"; resolution
+// before sizes and frame rates: "4k", "1080p30") → command → summary. Anything not understood is ignored, never
+// guessed. Requests that cannot be met as stated throw AppError('INSTRUCTION_INVALID') (CLI exit status 2).
 import { emptyIntent, type Intent } from '../domain/intent.js';
-import { formatBytes, parseSize, TB } from '../domain/units.js';
+import { extractAdjust, findCommandWord, hasRefineMarker, takeSlashCommand } from './extract/command.js';
+import { extractRatio } from './extract/ratio.js';
+import { extractSize } from './extract/size.js';
+import { extractTrim } from './extract/trim.js';
+import {
+  extractAspect,
+  extractCodec,
+  extractContainer,
+  extractFps,
+  extractResolution,
+} from './extract/video.js';
+import { extractAudio, extractPlatform, extractQuality } from './extract/words.js';
+import { normalize } from './normalize.js';
+import type { PlatformOverrides } from './platforms.js';
+import { Scanner } from './scanner.js';
+import { summarize } from './summary.js';
 
-const SIZE_RE = /(\d+(?:[.,]\d+)?)\s*(kib|mib|gib|kb|mb|gb|tb|k|m|g)\b/gi;
+export { formatIntentHuman } from './summary.js';
+export type { PlatformOverrides } from './platforms.js';
 
-export function parseInstruction(text: string): Intent {
-  const t = text.normalize('NFKC').toLowerCase();
-  const intent = emptyIntent();
-  let last: number | null = null;
-  for (const m of t.matchAll(SIZE_RE)) last = parseSize(`${m[1]}${m[2]}`);
-  if (last !== null) {
-    if (last <= 0) throw new AppError('INSTRUCTION_INVALID', { reason: 'the size must be above 0' });
-    if (last > 10 * TB) throw new AppError('INSTRUCTION_INVALID', { reason: 'that size is far beyond any video' });
-    intent.maxBytes = last;
-  }
-  if (/without losing quality|visually lossless|best quality|keep (the )?quality/.test(t)) intent.quality = 'high';
-  else if (/as small as possible|smallest/.test(t)) intent.quality = 'small';
-  if (/\b(mute|no sound|without (the )?audio|remove (the )?audio|silent)\b/.test(t)) intent.audio = 'remove';
-  if (t.trim() !== '') intent.command = 'compress';
+export interface ParseOptions {
+  /** Per-platform limit overrides in bytes (config), e.g. { discord: 25_000_000 }. */
+  readonly platforms?: PlatformOverrides;
+  /** Reserved for date-dependent readings; the parser reads no clock today, so it is unused. */
+  readonly now?: Date;
+}
+
+type Fields = Omit<Intent, 'command' | 'adjust' | 'summary'>;
+
+function extractFields(sc: Scanner, options: ParseOptions): Fields {
+  const trim = extractTrim(sc);
+  const maxBytesRatio = extractRatio(sc);
+  const resolution = extractResolution(sc);
+  const explicitBytes = extractSize(sc);
+  const fps = extractFps(sc, resolution.fps);
+  const videoCodec = extractCodec(sc);
+  const container = extractContainer(sc);
+  const audio = extractAudio(sc);
+  const quality = extractQuality(sc);
+  const aspect = extractAspect(sc);
+  const platform = extractPlatform(sc, options.platforms);
+  return {
+    // An explicit number wins over the platform's default (PRODUCT.md contract, `maxBytes`).
+    maxBytes: explicitBytes ?? platform?.limitBytes ?? null,
+    maxBytesRatio,
+    platform: platform?.id ?? null,
+    quality,
+    maxShortSide: resolution.side,
+    fps,
+    videoCodec,
+    container,
+    audio,
+    trim,
+    aspect,
+  };
+}
+
+function hasAnyField(f: Fields): boolean {
+  return Object.values(f).some((v) => v !== null);
+}
+
+export function parseInstruction(text: string, options: ParseOptions = {}): Intent {
+  const sc = new Scanner(normalize(typeof text === 'string' ? text : ''));
+  const slash = takeSlashCommand(sc);
+  const fields = extractFields(sc, options);
+  const adjust = extractAdjust(sc) ?? slash?.adjust ?? null;
+  const any = hasAnyField(fields);
+  let command: Intent['command'];
+  if (adjust !== null || (any && hasRefineMarker(sc) && findCommandWord(sc) !== 'compress'))
+    command = 'refine';
+  else if (slash !== null) command = slash.command;
+  else if (any) command = 'compress';
+  else command = findCommandWord(sc);
+  const intent: Intent = { ...emptyIntent(''), ...fields, command, adjust };
   intent.summary = summarize(intent);
   return intent;
-}
-
-function summarize(i: Intent): string {
-  const parts: string[] = [];
-  if (i.maxBytes !== null) parts.push(`under ${formatBytes(i.maxBytes)}`);
-  if (i.quality === 'high') parts.push('looks the same');
-  if (i.quality === 'small') parts.push('as small as possible');
-  if (i.audio === 'remove') parts.push('no sound');
-  return parts.length ? `Compress: ${parts.join(', ')}.` : 'Compress with the defaults (H.264 MP4, up to 1080p, looks the same).';
-}
-
-export function formatIntentHuman(intent: Intent): string {
-  const lines = [intent.summary];
-  for (const [k, v] of Object.entries(intent)) if (k !== 'summary' && v !== null) lines.push(`  ${k}: ${JSON.stringify(v)}`);
-  return lines.join('\n');
 }
