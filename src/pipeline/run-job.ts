@@ -19,7 +19,7 @@ import { tools } from '../media/tools.js';
 import { applyRung, applySizeBudget, draftPlan, estimateFor, type PlanWork } from '../planning/plan-encode.js';
 import { nextCrf, requiredDb, ssimToDb, verdictFor, FIRST_CRF, CRF_MIN, type CrfProbe } from '../planning/quality.js';
 import { correctedKbps, SIZE_AIM, vbvFor } from '../planning/size-budget.js';
-import { sampleWindows } from '../planning/samples.js';
+import { ladderWindowSec, sampleWindows } from '../planning/samples.js';
 import { Channel } from './channel.js';
 import { cutSamples, referenceSpec, scoreSamples, type SampleSet, type SamplerDeps } from './sampler.js';
 import { createWorkspace, type Workspace } from './workspace.js';
@@ -124,7 +124,8 @@ class Job {
     this.stage('sample', work.kind === 'crf-search' ? 'Measuring quality on samples' : 'Comparing sizes on samples');
     const hb = this.heartbeat('sample');
     try {
-      const set = await cutSamples(this.deps(), plan.trim?.startSec ?? 0, plan.outputDurationSec);
+      const windowSec = work.kind === 'ladder' ? ladderWindowSec(plan.outputDurationSec) : undefined;
+      const set = await cutSamples(this.deps(), plan.trim?.startSec ?? 0, plan.outputDurationSec, windowSec);
       if (work.kind === 'crf-search') await this.crfSearch(plan, plan.video, set, work.target);
       else await this.ladder(plan, plan.video, set, work.rungs);
       return plan;
@@ -338,43 +339,62 @@ class Job {
     tmpOut: string,
     run: { signal?: AbortSignal | undefined; timeoutMs: number; stallMs: number },
   ): Promise<number> {
-    let audioPath: string | null = null;
-    let audioBytes: number | null = null;
-    if (plan.audio.mode !== 'none') {
-      const isAac = plan.audio.mode === 'encode' ? plan.audio.codec === 'aac' : info.audio.find((a) => plan.audio.mode === 'copy' && a.index === plan.audio.streamIndex)?.codec === 'aac';
-      audioPath = ws.file(isAac ? 'audio.m4a' : 'audio.mka');
-      await runFfmpeg(audioArgs(plan, plan.audio, audioPath, isAac ? 'mp4' : 'matroska'), run);
-      audioBytes = (await stat(audioPath)).size;
-    }
+    // Audio is encoded (or copied) on its own so its exact size sets pass 2's bitrate. Pass 1 never reads audio, so
+    // the two run side by side: on short clips the audio step was a visible share of the wall time.
+    const audio = this.encodeAudio(plan, info, ws, run);
+    audio.catch(() => undefined);
     const passLog = ws.file('x264');
     const guard = (cap: number | null): number => Math.ceil((cap ?? info.sizeBytes * 4) * 1.5) + 1_000_000;
+    const ctx = (a: Promise<EncodedAudio | null>): EncodeContext => ({ audio: a, info, passLog, tmpOut, run, guard });
 
     if (video.rate.kind === 'crf') {
-      await runFfmpeg(encodeArgs(plan, { kind: 'single', passLogPrefix: passLog, audioPath, outputPath: tmpOut, maxOutputBytes: guard(plan.capBytes) }), {
-        ...run,
-        onProgress: (p) => this.encodeProgress(plan, p, 0, 1, 1),
-      });
+      const a = await audio;
+      await runFfmpeg(
+        encodeArgs(plan, { kind: 'single', passLogPrefix: passLog, audioPath: a?.path ?? null, outputPath: tmpOut, maxOutputBytes: guard(plan.capBytes) }),
+        { ...run, onProgress: (p) => this.encodeProgress(plan, p, 0, 1, 1) },
+      );
       const size = (await stat(tmpOut)).size;
       const within = plan.capBytes === null || size <= plan.capBytes;
       this.emit({ type: 'attempt', n: 1, sizeBytes: size, capBytes: plan.capBytes, withinCap: within, action: within ? 'accept' : 'retry-lower', reason: within ? 'quality target met' : 'over the cap: switching to two-pass at the cap' });
       if (within) return 1;
       plan.goal = 'size';
-      applySizeBudget(plan, info, plan.audio, audioBytes);
-      return 1 + (await this.twoPass(plan, video, { audioPath, audioBytes, passLog, tmpOut, run, guard }, 1));
+      applySizeBudget(plan, info, plan.audio, a?.bytes ?? null);
+      return 1 + (await this.twoPass(plan, video, ctx(audio), 1));
     }
-    if (plan.capBytes !== null) applySizeBudget(plan, info, plan.audio, audioBytes);
-    return this.twoPass(plan, video, { audioPath, audioBytes, passLog, tmpOut, run, guard }, 0);
+    return this.twoPass(plan, video, ctx(audio), 0);
+  }
+
+  private async encodeAudio(
+    plan: EncodePlan,
+    info: MediaInfo,
+    ws: Workspace,
+    run: { signal?: AbortSignal | undefined; timeoutMs: number; stallMs: number },
+  ): Promise<EncodedAudio | null> {
+    const spec = plan.audio;
+    if (spec.mode === 'none') return null;
+    const codec = spec.mode === 'encode' ? spec.codec : info.audio.find((a) => a.index === spec.streamIndex)?.codec;
+    const isAac = codec === 'aac';
+    const path = ws.file(isAac ? 'audio.m4a' : 'audio.mka');
+    await runFfmpeg(audioArgs(plan, spec, path, isAac ? 'mp4' : 'matroska'), run);
+    return { path, bytes: (await stat(path)).size };
   }
 
   private async twoPass(plan: EncodePlan, video: VideoEncodeSpec, ctx: EncodeContext, priorAttempts: number): Promise<number> {
-    const { audioPath, audioBytes, passLog, tmpOut, run, guard } = ctx;
+    const { passLog, tmpOut, run, guard } = ctx;
     if (video.rate.kind !== 'abr2pass' || plan.capBytes === null) throw new Error('two-pass needs a cap');
     const cap = plan.capBytes;
+    let audioPath: string | null = null;
     const step = (kind: 'pass1' | 'pass2', outputPath: string): string[] =>
       encodeArgs(plan, { kind, passLogPrefix: passLog, audioPath, outputPath, maxOutputBytes: guard(cap) });
     const attemptsLeft = this.cfg.maxAttempts;
-    // Pass-1 statistics do not depend on the bitrate, so corrections only redo pass 2.
+    // Pass-1 statistics barely depend on the bitrate, so pass 1 runs at the nominal budget and corrections only redo
+    // pass 2.
     await runFfmpeg(step('pass1', '/dev/null'), { ...run, onProgress: (p) => this.encodeProgress(plan, p, 0, 0.3, priorAttempts + 1, 1) });
+    const audio = await ctx.audio;
+    audioPath = audio?.path ?? null;
+    const audioBytes = audio?.bytes ?? null;
+    applySizeBudget(plan, ctx.info, plan.audio, audioBytes);
+    if (video.rate.kind !== 'abr2pass') throw new Error('two-pass needs a bitrate');
     const keep = tmpOut + '.best';
     let bestSize = 0;
     let raised = false;
@@ -458,7 +478,8 @@ class Job {
     const v = info.video;
     if (!v) return plan.estimate.quality;
     const trimStart = plan.trim?.startSec ?? 0;
-    const windows = sampleWindows(plan.outputDurationSec, trimStart);
+    // 1 s windows: the delivered file's score is a report, not a decision, and this runs on every job.
+    const windows = sampleWindows(plan.outputDurationSec, trimStart, 1);
     const run = { signal: this.opts.signal, timeoutMs: this.cfg.minTimeoutMs, stallMs: this.cfg.stallTimeoutMs };
     // AVI and MPEG-PS often carry no per-packet timestamps, so seeking in them is not frame-exact.
     const seek = info.container !== 'avi' && info.container !== 'mpegps';
@@ -472,27 +493,23 @@ class Job {
       refWidth: video.crop?.width ?? v.displayWidth,
       refHeight: video.crop?.height ?? v.displayHeight,
     };
-    // Containers keep encoder delay differently (an AVI source vs an MP4 output with an edit list showed a one-frame
-    // shift after seeking); try the output one frame early, aligned and late on a few frames, and keep the best.
-    const frame = 1 / v.fps;
-    let bestOffset = 0;
-    let bestSsim = -1;
-    for (const offset of seek ? [0, -frame, frame] : []) {
-      const probeWindow = windows.slice(0, 1);
-      const m = await runMetric(outputMetricArgs({ ...base, windows: probeWindow, outputOffsetSec: offset, framesPerWindow: 6 }), run);
-      if (m.ssim > bestSsim + 1e-4) {
-        bestSsim = m.ssim;
-        bestOffset = offset;
-      }
-    }
-    const m = await runMetric(outputMetricArgs({ ...base, windows, outputOffsetSec: bestOffset }), run);
+    // Seek points snapped to mid-frame land on the same frame in source and output for timestamped containers (MP4,
+    // MKV, TS): checked against frame-exact full decodes (BENCHMARKS.md, "Measurement").
+    const m = await runMetric(outputMetricArgs({ ...base, windows, outputOffsetSec: 0 }), run);
     return { ssim: m.ssim, psnrDb: m.psnrDb, verdict: verdictFor(ssimToDb(m.ssim), this.refDb) };
   }
 }
 
+interface EncodedAudio {
+  path: string;
+  /** Exact bytes of the audio stream as it will be muxed (copied into the output). */
+  bytes: number;
+}
+
 interface EncodeContext {
-  audioPath: string | null;
-  audioBytes: number | null;
+  /** The audio encode, running beside pass 1. */
+  audio: Promise<EncodedAudio | null>;
+  info: MediaInfo;
   passLog: string;
   tmpOut: string;
   run: { signal?: AbortSignal | undefined; timeoutMs: number; stallMs: number };

@@ -36,10 +36,15 @@ export interface SamplerDeps {
 const SAMPLE_TIMEOUT_MS = 10 * 60_000;
 let counter = 0;
 
-export async function cutSamples(d: SamplerDeps, trimStartSec: number, durationSec: number): Promise<SampleSet> {
+export async function cutSamples(
+  d: SamplerDeps,
+  trimStartSec: number,
+  durationSec: number,
+  windowSec?: number,
+): Promise<SampleSet> {
   const v = d.info.video;
   if (!v) throw new Error('no video');
-  const windows = sampleWindows(durationSec, trimStartSec);
+  const windows = sampleWindows(durationSec, trimStartSec, windowSec);
   const plan = windows.map((window, i) => ({
     window,
     frames: Math.max(1, Math.round(window.durationSec * v.fps)),

@@ -1,7 +1,7 @@
 // Budget-aware resolution/fps ladder (pure). It proposes rungs; which one wins is decided by measured SSIM on
 // samples (src/pipeline/sampler.ts), not by this table alone (issue #2, PRODUCT.md promise 3).
 import { fitShortSide } from './geometry.js';
-import { bitsPerPixel, MIN_BPP } from './size-budget.js';
+import { bitsPerPixel } from './size-budget.js';
 
 export interface Rung {
   width: number;
@@ -65,13 +65,12 @@ export function ladderCandidates(args: {
       all.push({ ...rung, bpp: bitsPerPixel(args.videoKbps, size.width, size.height, fps) });
     }
   }
-  // Keep rungs that can carry the budget, and rank by closeness (in log space) to the sweet spot where x264 starts
-  // to look clean; the base rung is always measured so "keep the source size" is a real contender.
+  // Rank the other rungs by closeness (in log space) to the density where x264 starts to look clean, and always
+  // measure the base: bits per pixel alone misjudges content (a screen recording at 0.013 bits/pixel is sharp at its
+  // own size, but a bpp floor had ruled the base out; BENCHMARKS.md).
   const sweet = 0.09;
-  const viable = all.filter((r) => r.bpp >= MIN_BPP);
-  viable.sort((a, b) => Math.abs(Math.log(a.bpp / sweet)) - Math.abs(Math.log(b.bpp / sweet)));
-  const picked = viable.slice(0, args.maxCandidates);
-  const baseViable = viable.find((r) => r.label === base.label && r.fps === base.fps);
-  if (baseViable && !picked.includes(baseViable)) picked[picked.length - 1] = baseViable;
+  const others = all.filter((r) => !(r.width === bw && r.height === bh && r.fps === base.fps));
+  others.sort((a, b) => Math.abs(Math.log(a.bpp / sweet)) - Math.abs(Math.log(b.bpp / sweet)));
+  const picked = [{ ...base, bpp: 0 }, ...others.slice(0, Math.max(0, args.maxCandidates - 1))];
   return picked.map(({ bpp: _bpp, ...r }) => r);
 }
