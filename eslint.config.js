@@ -5,10 +5,28 @@ import prettier from 'eslint-config-prettier';
 
 /** Folders of the pure core: no I/O, no process spawning, no platform SDKs. */
 const pureCore = ['src/domain/**', 'src/instruction/**', 'src/planning/**'];
-const ioModules = ['node:fs', 'node:fs/promises', 'node:child_process', 'node:net', 'node:http', 'node:https', 'undici'];
+const ioModules = [
+  'node:fs',
+  'node:fs/promises',
+  'node:child_process',
+  'node:net',
+  'node:http',
+  'node:https',
+  'undici',
+];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.toolchain/**', '.bench/**', '.cache/**', 'test-artifacts/**', 'migrations/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '.toolchain/**',
+      '.bench/**',
+      '.cache/**',
+      'test-artifacts/**',
+      'migrations/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -33,9 +51,15 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: ioModules.map((name) => ({ name, message: 'The pure core does no I/O (code-anchors.md §7).' })),
+          paths: ioModules.map((name) => ({
+            name,
+            message: 'The pure core does no I/O (code-anchors.md §7).',
+          })),
           patterns: [
-            { group: ['**/media/**', '**/pipeline/**', '**/cli/**', '**/storage/**', '**/backends/**'], message: 'The pure core imports only domain/, instruction/ and planning/.' },
+            {
+              group: ['**/media/**', '**/pipeline/**', '**/cli/**', '**/storage/**', '**/backends/**'],
+              message: 'The pure core imports only domain/, instruction/ and planning/.',
+            },
           ],
         },
       ],
@@ -47,7 +71,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [{ name: 'node:child_process', message: 'Only src/media/ spawns processes (code-anchors.md rule 1).' }] },
+        {
+          paths: [
+            {
+              name: 'node:child_process',
+              message: 'Only src/media/ spawns processes (code-anchors.md rule 1).',
+            },
+          ],
+        },
       ],
     },
   },

@@ -35,12 +35,14 @@ function panGraph(w: number, h: number, fps: number, dur: number, noise: number)
 }
 
 function photoInputs(): string[] {
-  return ['aloeL.jpg', 'leuvenA.jpg', 'graf1.png', 'ela_original.jpg', 'starry_night.jpg', 'board.jpg'].flatMap((f) => [
-    '-loop',
-    '1',
-    '-i',
-    join(DATA, f),
-  ]);
+  return [
+    'aloeL.jpg',
+    'leuvenA.jpg',
+    'graf1.png',
+    'ela_original.jpg',
+    'starry_night.jpg',
+    'board.jpg',
+  ].flatMap((f) => ['-loop', '1', '-i', join(DATA, f)]);
 }
 
 function make(dir: string, name: string, build: (tmp: string) => void): string {
@@ -56,49 +58,217 @@ function make(dir: string, name: string, build: (tmp: string) => void): string {
 export function buildCorpus(dir: string): BenchCase[] {
   mkdirSync(dir, { recursive: true });
   const pan = make(dir, 'pan-1080p60-hevc.mov', (t) =>
-    ff([...photoInputs(), '-f', 'lavfi', '-i', 'sine=f=440:d=10', '-filter_complex', panGraph(1920, 1080, 60, 10, 9),
-      '-map', '[v]', '-map', '6:a', '-t', '10', '-c:v', 'libx265', '-preset', 'fast', '-b:v', '25M', '-tag:v', 'hvc1',
-      '-x265-params', 'log-level=error', '-c:a', 'aac', '-b:a', '160k', '-f', 'mov', t]),
+    ff([
+      ...photoInputs(),
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=f=440:d=10',
+      '-filter_complex',
+      panGraph(1920, 1080, 60, 10, 9),
+      '-map',
+      '[v]',
+      '-map',
+      '6:a',
+      '-t',
+      '10',
+      '-c:v',
+      'libx265',
+      '-preset',
+      'fast',
+      '-b:v',
+      '25M',
+      '-tag:v',
+      'hvc1',
+      '-x265-params',
+      'log-level=error',
+      '-c:a',
+      'aac',
+      '-b:a',
+      '160k',
+      '-f',
+      'mov',
+      t,
+    ]),
   );
   const textFile = join(dir, 'screen.txt');
-  writeFileSync(textFile, Array.from({ length: 400 }, (_, i) => `${String(i + 1).padStart(4)}  const frame${i} = encode(plan, step${i % 7});  // ${'why '.repeat(i % 5)}`).join('\n'));
+  writeFileSync(
+    textFile,
+    Array.from(
+      { length: 400 },
+      (_, i) =>
+        `${String(i + 1).padStart(4)}  const frame${i} = encode(plan, step${i % 7});  // ${'why '.repeat(i % 5)}`,
+    ).join('\n'),
+  );
   const screen = make(dir, 'screen-720p30.mp4', (t) =>
-    ff(['-f', 'lavfi', '-i', 'color=c=0xf4f4f4:s=1280x720:r=30:d=12', '-f', 'lavfi', '-i', 'sine=f=220:d=12', '-vf',
+    ff([
+      '-f',
+      'lavfi',
+      '-i',
+      'color=c=0xf4f4f4:s=1280x720:r=30:d=12',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=f=220:d=12',
+      '-vf',
       `drawbox=x=0:y=0:w=1280:h=36:color=0x2d2d30:t=fill,drawtext=fontfile=${FONT}:textfile=${textFile}:x=24:` +
-      `y='48-if(lt(t,2),0,if(lt(t,8),(t-2)*90,540))':fontsize=15:fontcolor=0x202020:line_spacing=4,format=yuv420p`,
-      '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '10', '-c:a', 'aac', '-b:a', '128k', '-shortest', '-f', 'mp4', t]),
+        `y='48-if(lt(t,2),0,if(lt(t,8),(t-2)*90,540))':fontsize=15:fontcolor=0x202020:line_spacing=4,format=yuv420p`,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-crf',
+      '10',
+      '-c:a',
+      'aac',
+      '-b:a',
+      '128k',
+      '-shortest',
+      '-f',
+      'mp4',
+      t,
+    ]),
   );
   const vertical = make(dir, 'vertical-phone-rot90.mp4', (t) => {
     const flat = join(dir, '.vertical-flat.mp4');
     // Coded landscape with a 90° display matrix: how phones store portrait video.
-    ff([...photoInputs(), '-f', 'lavfi', '-i', 'sine=f=330:d=8', '-filter_complex', panGraph(1920, 1080, 30, 8, 7),
-      '-map', '[v]', '-map', '6:a', '-t', '8', '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '16M', '-c:a', 'aac',
-      '-b:a', '192k', flat]);
+    ff([
+      ...photoInputs(),
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=f=330:d=8',
+      '-filter_complex',
+      panGraph(1920, 1080, 30, 8, 7),
+      '-map',
+      '[v]',
+      '-map',
+      '6:a',
+      '-t',
+      '8',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-b:v',
+      '16M',
+      '-c:a',
+      'aac',
+      '-b:a',
+      '192k',
+      flat,
+    ]);
     ff(['-i', flat, '-c', 'copy', '-metadata:s:v:0', 'rotate=90', '-f', 'mp4', t]);
   });
   const noAudio = make(dir, 'noaudio-pan-720p30.mp4', (t) =>
-    ff([...photoInputs(), '-filter_complex', panGraph(1280, 720, 30, 10, 5), '-map', '[v]', '-t', '10', '-c:v', 'libx264',
-      '-preset', 'veryfast', '-b:v', '8M', '-f', 'mp4', t]),
+    ff([
+      ...photoInputs(),
+      '-filter_complex',
+      panGraph(1280, 720, 30, 10, 5),
+      '-map',
+      '[v]',
+      '-t',
+      '10',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-b:v',
+      '8M',
+      '-f',
+      'mp4',
+      t,
+    ]),
   );
   // Uniform per-pixel noise of amplitude 8 on every plane: far beyond a phone's sensor after its ISP denoiser.
   const noiseStress = make(dir, 'stress-noise-720p30.mp4', (t) =>
-    ff(['-f', 'lavfi', '-i', 'testsrc2=s=1280x720:r=30:d=10,noise=alls=8:allf=t+u,format=yuv420p', '-c:v', 'libx264',
-      '-preset', 'veryfast', '-crf', '12', '-f', 'mp4', t]),
+    ff([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=s=1280x720:r=30:d=10,noise=alls=8:allf=t+u,format=yuv420p',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-crf',
+      '12',
+      '-f',
+      'mp4',
+      t,
+    ]),
   );
   const hdr = make(dir, 'hdr-hlg-10bit.mov', (t) =>
-    ff([...photoInputs(), '-filter_complex', panGraph(1920, 1080, 30, 6, 6).replace('format=yuv420p[v]', 'format=yuv420p10le[v]'),
-      '-map', '[v]', '-t', '6', '-c:v', 'libx265', '-preset', 'fast', '-b:v', '20M', '-tag:v', 'hvc1', '-pix_fmt', 'yuv420p10le',
-      '-x265-params', 'log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc',
-      '-color_primaries', 'bt2020', '-color_trc', 'arib-std-b67', '-colorspace', 'bt2020nc', '-f', 'mov', t]),
+    ff([
+      ...photoInputs(),
+      '-filter_complex',
+      panGraph(1920, 1080, 30, 6, 6).replace('format=yuv420p[v]', 'format=yuv420p10le[v]'),
+      '-map',
+      '[v]',
+      '-t',
+      '6',
+      '-c:v',
+      'libx265',
+      '-preset',
+      'fast',
+      '-b:v',
+      '20M',
+      '-tag:v',
+      'hvc1',
+      '-pix_fmt',
+      'yuv420p10le',
+      '-x265-params',
+      'log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc',
+      '-color_primaries',
+      'bt2020',
+      '-color_trc',
+      'arib-std-b67',
+      '-colorspace',
+      'bt2020nc',
+      '-f',
+      'mov',
+      t,
+    ]),
   );
   return [
-    { name: 'vtest (real CCTV, 768×576 10 fps, 79.5 s)', path: join(DATA, 'vtest.avi'), capBytes: 3_000_000, note: 'opencv-doc' },
-    { name: 'Megamind (real, 720×528 24 fps + AC-3, 11 s)', path: join(DATA, 'Megamind.avi'), capBytes: 1_000_000, note: 'opencv-doc' },
-    { name: 'camera pan 1080p60 HEVC 25 Mb/s MOV, 10 s', path: pan, capBytes: 4_000_000, note: 'synthetic phone' },
+    {
+      name: 'vtest (real CCTV, 768×576 10 fps, 79.5 s)',
+      path: join(DATA, 'vtest.avi'),
+      capBytes: 3_000_000,
+      note: 'opencv-doc',
+    },
+    {
+      name: 'Megamind (real, 720×528 24 fps + AC-3, 11 s)',
+      path: join(DATA, 'Megamind.avi'),
+      capBytes: 1_000_000,
+      note: 'opencv-doc',
+    },
+    {
+      name: 'camera pan 1080p60 HEVC 25 Mb/s MOV, 10 s',
+      path: pan,
+      capBytes: 4_000_000,
+      note: 'synthetic phone',
+    },
     { name: 'screen recording 720p30, 12 s', path: screen, capBytes: 600_000, note: 'synthetic' },
-    { name: 'vertical phone clip (rotate 90) 1080×1920 30 fps, 8 s', path: vertical, capBytes: 4_000_000, note: 'synthetic phone' },
-    { name: 'no audio: camera pan 720p30, 10 s', path: noAudio, capBytes: 2_000_000, note: 'synthetic phone' },
+    {
+      name: 'vertical phone clip (rotate 90) 1080×1920 30 fps, 8 s',
+      path: vertical,
+      capBytes: 4_000_000,
+      note: 'synthetic phone',
+    },
+    {
+      name: 'no audio: camera pan 720p30, 10 s',
+      path: noAudio,
+      capBytes: 2_000_000,
+      note: 'synthetic phone',
+    },
     { name: 'HDR HLG 10-bit HEVC 1080p30, 6 s', path: hdr, capBytes: 2_500_000, note: 'synthetic phone' },
-    { name: 'stress: testsrc2 + uniform noise 8, 720p30, 10 s', path: noiseStress, capBytes: 2_000_000, note: 'synthetic stress', stress: true },
+    {
+      name: 'stress: testsrc2 + uniform noise 8, 720p30, 10 s',
+      path: noiseStress,
+      capBytes: 2_000_000,
+      note: 'synthetic stress',
+      stress: true,
+    },
   ];
 }

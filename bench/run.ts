@@ -17,7 +17,10 @@ const WORK = join(ROOT, '.bench');
 
 function ff(args: string[]): number {
   const t0 = performance.now();
-  const r = spawnSync('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-y', ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-y', ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   if (r.status !== 0) throw new Error(`ffmpeg failed: ${args.join(' ')}\n${r.stderr}`);
   return (performance.now() - t0) / 1000;
 }
@@ -36,12 +39,35 @@ function score(out: string, src: MediaInfo, opts: { tonemapRef: boolean }): Scor
   // duplicates), then paired by frame index: timestamp pairing misaligned AVI sources by a frame.
   const rate = `fps=${v.fps}`;
   const index = 'setpts=N/(25*TB)';
-  const ref = [...(opts.tonemapRef && v.hdr ? tonemapFilters(v.hdr) : []), 'format=yuv420p', 'setsar=1', rate, index].join(',');
-  const dist = [`scale=${v.displayWidth}:${v.displayHeight}:flags=bicubic`, 'format=yuv420p', 'setsar=1', rate, index].join(',');
+  const ref = [
+    ...(opts.tonemapRef && v.hdr ? tonemapFilters(v.hdr) : []),
+    'format=yuv420p',
+    'setsar=1',
+    rate,
+    index,
+  ].join(',');
+  const dist = [
+    `scale=${v.displayWidth}:${v.displayHeight}:flags=bicubic`,
+    'format=yuv420p',
+    'setsar=1',
+    rate,
+    index,
+  ].join(',');
   const r = spawnSync(
     'ffmpeg',
-    ['-hide_banner', '-nostdin', '-i', out, '-i', src.path, '-filter_complex',
-      `[0:v]${dist}[d];[1:v]${ref}[r];[d]split[d1][d2];[r]split[r1][r2];[d1][r1]ssim=shortest=1;[d2][r2]psnr=shortest=1`, '-f', 'null', '-'],
+    [
+      '-hide_banner',
+      '-nostdin',
+      '-i',
+      out,
+      '-i',
+      src.path,
+      '-filter_complex',
+      `[0:v]${dist}[d];[1:v]${ref}[r];[d]split[d1][d2];[r]split[r1][r2];[d1][r1]ssim=shortest=1;[d2][r2]psnr=shortest=1`,
+      '-f',
+      'null',
+      '-',
+    ],
     { encoding: 'utf8', maxBuffer: 64 << 20 },
   );
   const ssim = Number(/SSIM Y:([0-9.]+)/.exec(r.stderr)?.[1]);
@@ -49,12 +75,17 @@ function score(out: string, src: MediaInfo, opts: { tonemapRef: boolean }): Scor
   return { ssim, ssimDb: ssimToDb(ssim), psnrDb: psnr };
 }
 
-async function vidshrink(input: string, intent: Intent, output: string): Promise<{ result: JobResult; sec: number }> {
+async function vidshrink(
+  input: string,
+  intent: Intent,
+  output: string,
+): Promise<{ result: JobResult; sec: number }> {
   const t0 = performance.now();
   let result: JobResult | null = null;
   for await (const e of runJob({ input, intent, output })) {
     if (e.type === 'done') result = e.result;
-    if (e.type === 'error') throw new Error(`vidshrink failed on ${input}: ${e.error.code} ${e.error.message}`);
+    if (e.type === 'error')
+      throw new Error(`vidshrink failed on ${input}: ${e.error.code} ${e.error.message}`);
   }
   if (!result) throw new Error('no result');
   return { result, sec: (performance.now() - t0) / 1000 };
@@ -92,13 +123,37 @@ async function runCase(c: BenchCase, dir: string): Promise<Row> {
   const log = join(dir, 'bare2p');
   // -fps_mode cfr in both passes: MP4 output is CFR, and pass 1 into the null muxer would otherwise pass frames through;
   // the frame counts then differ and x264 refuses pass 2 ("Incomplete MB-tree stats file" on Megamind.avi).
-  const common = ['-i', c.path, '-c:v', 'libx264', '-preset', 'medium', '-b:v', `${kbps}k`, '-passlogfile', log, '-fps_mode', 'cfr'];
+  const common = [
+    '-i',
+    c.path,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'medium',
+    '-b:v',
+    `${kbps}k`,
+    '-passlogfile',
+    log,
+    '-fps_mode',
+    'cfr',
+  ];
   const bareSec =
     ff([...common, '-pass', '1', '-an', '-f', 'null', '/dev/null']) +
     ff([...common, '-pass', '2', ...(hasAudio ? ['-c:a', 'aac', '-b:a', '128k'] : ['-an']), bare]);
   // --- fixed CRF 23 (the other peer).
   const crf = join(dir, 'crf23.mp4');
-  ff(['-i', c.path, '-c:v', 'libx264', '-preset', 'medium', '-crf', '23', ...(hasAudio ? ['-c:a', 'aac'] : ['-an']), crf]);
+  ff([
+    '-i',
+    c.path,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'medium',
+    '-crf',
+    '23',
+    ...(hasAudio ? ['-c:a', 'aac'] : ['-an']),
+    crf,
+  ]);
   // --- vidshrink, size mode and quality-first mode.
   const vsOut = join(dir, 'vs-size.mp4');
   const size = await vidshrink(c.path, { ...emptyIntent(), maxBytes: c.capBytes }, vsOut);
@@ -107,7 +162,17 @@ async function runCase(c: BenchCase, dir: string): Promise<Row> {
   // The documented target, judged on the whole clip: the near-transparent reference encode, then requiredDb.
   const ref = join(dir, 'ref.mp4');
   const qv = quality.result.plan.video;
-  const scaleArgs = qv.mode === 'encode' ? ['-vf', [...(qv.tonemap ? tonemapFilters(qv.tonemap) : []), `scale=${qv.width}:${qv.height}:flags=lanczos`, 'format=yuv420p'].join(',')] : [];
+  const scaleArgs =
+    qv.mode === 'encode'
+      ? [
+          '-vf',
+          [
+            ...(qv.tonemap ? tonemapFilters(qv.tonemap) : []),
+            `scale=${qv.width}:${qv.height}:flags=lanczos`,
+            'format=yuv420p',
+          ].join(','),
+        ]
+      : [];
   ff(['-i', c.path, ...scaleArgs, '-an', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '16', ref]);
   const refScore = score(ref, src, { tonemapRef: true });
   const qScore = score(qOut, src, { tonemapRef: true });
@@ -141,22 +206,33 @@ function table(all: Row[]): string {
     '',
     '| case | cap | vidshrink size/cap | bare size/cap | vidshrink SSIM | bare SSIM | vidshrink shape | time ratio (vidshrink/bare) |',
     '|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.name} | ${(r.cap / 1e6).toFixed(1)} MB | ${f(r.vsSize / r.cap, 4)} | ${f(r.bareSize / r.cap, 4)} | ${f(r.vsSsim, 4)} | ${f(r.bareSsim, 4)} | ${r.vsShape} | ${f(r.vsSec / r.bareSec, 2)} (${f(r.vsSec, 1)} s / ${f(r.bareSec, 1)} s) |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${(r.cap / 1e6).toFixed(1)} MB | ${f(r.vsSize / r.cap, 4)} | ${f(r.bareSize / r.cap, 4)} | ${f(r.vsSsim, 4)} | ${f(r.bareSsim, 4)} | ${r.vsShape} | ${f(r.vsSec / r.bareSec, 2)} (${f(r.vsSec, 1)} s / ${f(r.bareSec, 1)} s) |`,
+    ),
     '',
     '### Quality first ("without losing quality") vs fixed CRF 23',
     '',
     '| case | vidshrink bytes | CRF 23 bytes | ratio | vidshrink SSIM-Y dB | required (target) | meets target | CRF 23 SSIM-Y dB | shape |',
     '|---|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.name} | ${r.qSize} | ${r.crfSize} | ${f(r.qSize / r.crfSize, 3)} | ${f(r.qSsimDb, 2)} | ${f(r.qRequired, 2)} | ${r.qSsimDb >= r.qRequired - 0.15 ? 'yes' : 'no'} | ${f(r.crfSsimDb, 2)} | ${r.qShape} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${r.qSize} | ${r.crfSize} | ${f(r.qSize / r.crfSize, 3)} | ${f(r.qSsimDb, 2)} | ${f(r.qRequired, 2)} | ${r.qSsimDb >= r.qRequired - 0.15 ? 'yes' : 'no'} | ${f(r.crfSsimDb, 2)} | ${r.qShape} |`,
+    ),
   ];
   const totQ = rows.reduce((s, r) => s + r.qSize, 0);
   const totC = rows.reduce((s, r) => s + r.crfSize, 0);
-  lines.push('', `Total bytes, quality-first vs CRF 23: ${totQ} / ${totC} = **${(totQ / totC).toFixed(3)}×**.`);
+  lines.push(
+    '',
+    `Total bytes, quality-first vs CRF 23: ${totQ} / ${totC} = **${(totQ / totC).toFixed(3)}×**.`,
+  );
   const worstFill = Math.min(...rows.map((r) => r.vsSize / r.cap));
   const over = rows.filter((r) => r.vsSize > r.cap).length;
   const ssimWins = rows.filter((r) => r.vsSsim >= r.bareSsim).length;
   const maxTime = Math.max(...rows.map((r) => r.vsSec / r.bareSec));
-  lines.push(`Size: lowest fill ${worstFill.toFixed(4)}, over the cap ${over}/${rows.length}; SSIM ≥ bare on ${ssimWins}/${rows.length}; worst time ratio ${maxTime.toFixed(2)}×.`);
+  lines.push(
+    `Size: lowest fill ${worstFill.toFixed(4)}, over the cap ${over}/${rows.length}; SSIM ≥ bare on ${ssimWins}/${rows.length}; worst time ratio ${maxTime.toFixed(2)}×.`,
+  );
   for (const r of stress) {
     lines.push(
       '',
@@ -179,7 +255,9 @@ async function main(): Promise<void> {
     mkdirSync(dir, { recursive: true });
     console.error(`[bench] ${c.name}`);
     const row = await runCase(c, dir);
-    console.error(`  size ${(row.vsSize / row.cap).toFixed(4)} of cap (bare ${(row.bareSize / row.cap).toFixed(4)}), SSIM ${row.vsSsim.toFixed(4)} vs ${row.bareSsim.toFixed(4)}, time ${(row.vsSec / row.bareSec).toFixed(2)}×; quality ${row.qSize} vs CRF23 ${row.crfSize}`);
+    console.error(
+      `  size ${(row.vsSize / row.cap).toFixed(4)} of cap (bare ${(row.bareSize / row.cap).toFixed(4)}), SSIM ${row.vsSsim.toFixed(4)} vs ${row.bareSsim.toFixed(4)}, time ${(row.vsSec / row.bareSec).toFixed(2)}×; quality ${row.qSize} vs CRF23 ${row.crfSize}`,
+    );
     rows.push(row);
   }
   const md = table(rows);

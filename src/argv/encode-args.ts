@@ -53,7 +53,10 @@ function videoStreamSelector(plan: EncodePlan): string {
   return plan.videoStreamIndex === null ? 'v:0' : String(plan.videoStreamIndex);
 }
 
-export function videoCodecArgs(v: VideoEncodeSpec, step: Pick<EncodeStep, 'kind' | 'passLogPrefix'>): string[] {
+export function videoCodecArgs(
+  v: VideoEncodeSpec,
+  step: Pick<EncodeStep, 'kind' | 'passLogPrefix'>,
+): string[] {
   const a: string[] = [];
   switch (v.encoder) {
     case 'libx264':
@@ -68,7 +71,18 @@ export function videoCodecArgs(v: VideoEncodeSpec, step: Pick<EncodeStep, 'kind'
       a.push('-c:v', 'libsvtav1', '-preset', v.preset, '-pix_fmt', v.pixFmt);
       break;
     case 'libvpx-vp9':
-      a.push('-c:v', 'libvpx-vp9', '-deadline', 'good', '-cpu-used', v.preset, '-row-mt', '1', '-pix_fmt', v.pixFmt);
+      a.push(
+        '-c:v',
+        'libvpx-vp9',
+        '-deadline',
+        'good',
+        '-cpu-used',
+        v.preset,
+        '-row-mt',
+        '1',
+        '-pix_fmt',
+        v.pixFmt,
+      );
       break;
   }
   if (v.keyintFrames !== null) a.push('-g', String(v.keyintFrames));
@@ -89,7 +103,10 @@ function rateArgs(v: VideoEncodeSpec, step: Pick<EncodeStep, 'kind' | 'passLogPr
   const a = ['-b:v', `${r.videoKbps}k`, '-maxrate', `${r.maxrateKbps}k`, '-bufsize', `${r.bufsizeKbps}k`];
   if (step.kind === 'pass1' || step.kind === 'pass2') {
     if (v.encoder === 'libx265') {
-      a.push('-x265-params', `log-level=error:pass=${step.kind === 'pass1' ? 1 : 2}:stats=${step.passLogPrefix}.log`);
+      a.push(
+        '-x265-params',
+        `log-level=error:pass=${step.kind === 'pass1' ? 1 : 2}:stats=${step.passLogPrefix}.log`,
+      );
     } else {
       a.push('-pass', step.kind === 'pass1' ? '1' : '2', '-passlogfile', step.passLogPrefix);
     }

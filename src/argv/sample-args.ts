@@ -20,10 +20,31 @@ export function cutSamplesArgs(
   for (const c of cuts) {
     // AVI/MPEG-PS packets can lack timestamps, which MKV refuses ("Can't write packet with unknown timestamp", seen on
     // Megamind.avi); ab-av1 retries with +genpts, a demuxer flag, so it goes before each -i.
-    a.push(...hardenedInputArgs(), '-fflags', '+genpts', '-ss', seconds(c.window.startSec), '-i', fileUrl(inputPath));
+    a.push(
+      ...hardenedInputArgs(),
+      '-fflags',
+      '+genpts',
+      '-ss',
+      seconds(c.window.startSec),
+      '-i',
+      fileUrl(inputPath),
+    );
   }
   for (const [i, c] of cuts.entries()) {
-    a.push('-map', `${i}:${videoIndex}`, '-c:v', 'copy', '-frames:v', String(c.frames), '-an', '-sn', '-dn', '-f', 'matroska', c.out);
+    a.push(
+      '-map',
+      `${i}:${videoIndex}`,
+      '-c:v',
+      'copy',
+      '-frames:v',
+      String(c.frames),
+      '-an',
+      '-sn',
+      '-dn',
+      '-f',
+      'matroska',
+      c.out,
+    );
   }
   return a;
 }
@@ -85,7 +106,8 @@ export function metricArgs(args: {
 }): string[] {
   const { video, source } = args;
   const refChain: string[] = [...rotationFilters(source.rotationDeg)];
-  if (video.crop) refChain.push(`crop=${video.crop.width}:${video.crop.height}:${video.crop.x}:${video.crop.y}`);
+  if (video.crop)
+    refChain.push(`crop=${video.crop.width}:${video.crop.height}:${video.crop.x}:${video.crop.y}`);
   if (video.tonemap) refChain.push(...tonemapFilters(video.tonemap));
   refChain.push('format=yuv420p', 'setsar=1', 'setpts=PTS-STARTPTS');
   const ref = refChain.join(',');
@@ -147,7 +169,8 @@ export function outputMetricArgs(args: {
 }): string[] {
   const { video } = args;
   const refChain: string[] = [];
-  if (video.crop) refChain.push(`crop=${video.crop.width}:${video.crop.height}:${video.crop.x}:${video.crop.y}`);
+  if (video.crop)
+    refChain.push(`crop=${video.crop.width}:${video.crop.height}:${video.crop.x}:${video.crop.y}`);
   if (video.tonemap) refChain.push(...tonemapFilters(video.tonemap));
   refChain.push('format=yuv420p', 'setsar=1');
   const distortedChain = [
@@ -158,7 +181,9 @@ export function outputMetricArgs(args: {
   ];
   const n = args.windows.length;
   // Each window is cut to the same frame count on both sides, so the concatenations stay frame-aligned.
-  const frames = args.windows.map((w) => args.framesPerWindow ?? Math.max(1, Math.floor(w.durationSec * args.sourceFps) - 1));
+  const frames = args.windows.map(
+    (w) => args.framesPerWindow ?? Math.max(1, Math.floor(w.durationSec * args.sourceFps) - 1),
+  );
   const tail = [
     `${args.windows.map((_, i) => `[d${i}]`).join('')}concat=n=${n}:v=1:a=0,${INDEX_TIMESTAMPS},split[da][db]`,
     `${args.windows.map((_, i) => `[r${i}]`).join('')}concat=n=${n}:v=1:a=0,${INDEX_TIMESTAMPS},split[ra][rb]`,
@@ -167,7 +192,8 @@ export function outputMetricArgs(args: {
   ];
   if (!args.seek) {
     const startFrame = (w: SampleWindow): number => Math.round(w.startSec * args.sourceFps);
-    const outStart = (w: SampleWindow): number => Math.round((w.startSec - args.trimStartSec) * args.sourceFps);
+    const outStart = (w: SampleWindow): number =>
+      Math.round((w.startSec - args.trimStartSec) * args.sourceFps);
     const cut = (from: number, i: number): string =>
       `trim=start_frame=${from}:end_frame=${from + (frames[i] ?? 1)},${INDEX_TIMESTAMPS}`;
     const graph = [
@@ -178,7 +204,18 @@ export function outputMetricArgs(args: {
       ...tail,
     ].join(';');
     const input = (p: string): string[] => [...hardenedInputArgs(), '-i', fileUrl(p)];
-    return ['-hide_banner', '-nostdin', '-y', ...input(args.output), ...input(args.source), '-filter_complex', graph, '-f', 'null', '-'];
+    return [
+      '-hide_banner',
+      '-nostdin',
+      '-y',
+      ...input(args.output),
+      ...input(args.source),
+      '-filter_complex',
+      graph,
+      '-f',
+      'null',
+      '-',
+    ];
   }
   const inputs: string[] = [];
   // Seek to the middle of a frame interval: a seek point on a frame boundary lands on either neighbour depending on
@@ -186,10 +223,26 @@ export function outputMetricArgs(args: {
   const snap = (t: number): number => (Math.round(t * args.sourceFps) + 0.5) / args.sourceFps;
   for (const w of args.windows) {
     const at = seconds(Math.max(0, snap(w.startSec) - args.trimStartSec + args.outputOffsetSec));
-    inputs.push(...hardenedInputArgs(), '-ss', at, '-t', seconds(w.durationSec + 1), '-i', fileUrl(args.output));
+    inputs.push(
+      ...hardenedInputArgs(),
+      '-ss',
+      at,
+      '-t',
+      seconds(w.durationSec + 1),
+      '-i',
+      fileUrl(args.output),
+    );
   }
   for (const w of args.windows) {
-    inputs.push(...hardenedInputArgs(), '-ss', seconds(snap(w.startSec)), '-t', seconds(w.durationSec + 1), '-i', fileUrl(args.source));
+    inputs.push(
+      ...hardenedInputArgs(),
+      '-ss',
+      seconds(snap(w.startSec)),
+      '-t',
+      seconds(w.durationSec + 1),
+      '-i',
+      fileUrl(args.source),
+    );
   }
   const cut = (i: number): string => `trim=end_frame=${frames[i] ?? 1},${INDEX_TIMESTAMPS}`;
   const graph = [
@@ -202,5 +255,18 @@ export function outputMetricArgs(args: {
 
 /** Full decode of an output with -xerror: exit code 0 can still hide a damaged file (ab-av1 `decode()`). */
 export function decodeCheckArgs(path: string): string[] {
-  return ['-hide_banner', '-nostdin', '-v', 'error', '-xerror', '-i', fileUrl(path), '-map', '0', '-f', 'null', '-'];
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-v',
+    'error',
+    '-xerror',
+    '-i',
+    fileUrl(path),
+    '-map',
+    '0',
+    '-f',
+    'null',
+    '-',
+  ];
 }

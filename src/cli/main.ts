@@ -19,7 +19,8 @@ const debug = process.env.VIDSHRINK_DEBUG === '1';
 
 function fail(e: unknown, json: boolean): never {
   const err = toAppError(e);
-  if (debug) stderr.write(`${JSON.stringify({ internal: err.internal, cause: String(err.cause) }, null, 2)}\n`);
+  if (debug)
+    stderr.write(`${JSON.stringify({ internal: err.internal, cause: String(err.cause) }, null, 2)}\n`);
   if (json) stdout.write(JSON.stringify({ type: 'error', error: err.toJSON() }) + '\n');
   else stderr.write(`✗ ${err.message} [${err.code}]\n`);
   process.exit(err.exitCode);
@@ -28,7 +29,8 @@ function fail(e: unknown, json: boolean): never {
 /** `compress a.mov b.mov "under 25MB"`: the last argument is the instruction unless it names an existing file. */
 function splitArgs(args: string[]): { inputs: string[]; instruction: string } {
   const last = args[args.length - 1];
-  if (args.length > 1 && last !== undefined && !existsSync(last)) return { inputs: args.slice(0, -1), instruction: last };
+  if (args.length > 1 && last !== undefined && !existsSync(last))
+    return { inputs: args.slice(0, -1), instruction: last };
   return { inputs: args, instruction: '' };
 }
 
@@ -73,8 +75,11 @@ program
     let intent: Intent;
     try {
       intent = parseInstruction(instruction);
-      if (o.output && inputs.length > 1) throw new AppError('USAGE', { reason: '-o takes one input; use --out-dir for several' });
-      for (const i of inputs) if (o.output && resolve(o.output) === resolve(i)) throw new AppError('USAGE', { reason: 'the output would overwrite the input' });
+      if (o.output && inputs.length > 1)
+        throw new AppError('USAGE', { reason: '-o takes one input; use --out-dir for several' });
+      for (const i of inputs)
+        if (o.output && resolve(o.output) === resolve(i))
+          throw new AppError('USAGE', { reason: 'the output would overwrite the input' });
     } catch (e) {
       fail(e, json);
     }
@@ -85,8 +90,14 @@ program
     for (const input of inputs) {
       const output = o.output ? resolve(o.output) : outputPathFor(input, intent, o.outDir);
       if (!json && inputs.length > 1) stdout.write(`\n${input}\n`);
-      const onInternalError = debug ? (e: AppError): void => void stderr.write(`${JSON.stringify(e.internal, null, 2)}\n`) : undefined;
-      const code = await consume(runJob({ input, intent, output, signal: ac.signal, ...(onInternalError ? { onInternalError } : {}) }), input, json);
+      const onInternalError = debug
+        ? (e: AppError): void => void stderr.write(`${JSON.stringify(e.internal, null, 2)}\n`)
+        : undefined;
+      const code = await consume(
+        runJob({ input, intent, output, signal: ac.signal, ...(onInternalError ? { onInternalError } : {}) }),
+        input,
+        json,
+      );
       worst = Math.max(worst, code);
       if (ac.signal.aborted) break;
     }
@@ -95,7 +106,9 @@ program
 
 program
   .command('plan')
-  .description('show the plan and estimates without encoding: vidshrink plan in.mov "small enough for Discord"')
+  .description(
+    'show the plan and estimates without encoding: vidshrink plan in.mov "small enough for Discord"',
+  )
   .argument('<input>')
   .argument('[instruction]', 'what you want', '')
   .option('--json', 'print the plan as JSON')
@@ -104,9 +117,15 @@ program
     try {
       const intent = parseInstruction(instruction);
       let code = 0;
-      for await (const e of runJob({ input, intent, output: outputPathFor(input, intent, undefined), planOnly: true })) {
+      for await (const e of runJob({
+        input,
+        intent,
+        output: outputPathFor(input, intent, undefined),
+        planOnly: true,
+      })) {
         if (json) {
-          if (e.type === 'plan' || e.type === 'error') stdout.write(JSON.stringify(e.type === 'plan' ? e.plan : e) + '\n');
+          if (e.type === 'plan' || e.type === 'error')
+            stdout.write(JSON.stringify(e.type === 'plan' ? e.plan : e) + '\n');
         } else if (e.type === 'probe') stdout.write(describeInfo(e.info) + '\n');
         else if (e.type === 'plan') stdout.write(describePlan(e.plan) + '\n');
         else if (e.type === 'error') stderr.write(`✗ ${e.error.message} [${e.error.code}]\n`);

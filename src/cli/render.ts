@@ -102,7 +102,12 @@ export function describePlan(plan: EncodePlan): string {
     what = `${v.codec.toUpperCase()} ${v.width}×${v.height}${v.fps ? ` @${v.fps} fps` : ''}, ${rate}`;
   }
   const a = plan.audio;
-  const audio = a.mode === 'none' ? 'no audio' : a.mode === 'copy' ? 'audio copied' : `${a.codec.toUpperCase()} ${a.kbps} kb/s${a.channels === 1 ? ' mono' : ''}`;
+  const audio =
+    a.mode === 'none'
+      ? 'no audio'
+      : a.mode === 'copy'
+        ? 'audio copied'
+        : `${a.codec.toUpperCase()} ${a.kbps} kb/s${a.channels === 1 ? ' mono' : ''}`;
   lines.push(`Plan: ${what}, ${audio}${plan.capBytes !== null ? `, ≤ ${formatBytes(plan.capBytes)}` : ''}`);
   const q = plan.estimate.quality;
   lines.push(
@@ -115,7 +120,10 @@ export function describePlan(plan: EncodePlan): string {
 
 export function describeResult(r: JobResult): string {
   const pct = Math.round((100 * r.sizeBytes) / r.inputBytes);
-  const cap = r.capBytes !== null ? ` (cap ${formatBytes(r.capBytes)}, ${((100 * r.sizeBytes) / r.capBytes).toFixed(1)} % used)` : '';
+  const cap =
+    r.capBytes !== null
+      ? ` (cap ${formatBytes(r.capBytes)}, ${((100 * r.sizeBytes) / r.capBytes).toFixed(1)} % used)`
+      : '';
   const q = r.quality;
   return [
     `✓ ${r.outputPath}`,

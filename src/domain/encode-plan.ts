@@ -41,7 +41,14 @@ export type VideoSpec = { mode: 'copy' } | VideoEncodeSpec;
 export type AudioSpec =
   | { mode: 'none' }
   | { mode: 'copy'; streamIndex: number }
-  | { mode: 'encode'; streamIndex: number; codec: 'aac' | 'opus'; kbps: number; channels: 1 | 2; sampleRateHz: number };
+  | {
+      mode: 'encode';
+      streamIndex: number;
+      codec: 'aac' | 'opus';
+      kbps: number;
+      channels: 1 | 2;
+      sampleRateHz: number;
+    };
 
 /** How the plan chose what it chose; each value is shown to the user as one line. */
 export type Goal = 'size' | 'quality' | 'default' | 'remux';
@@ -55,7 +62,8 @@ export interface QualityEstimate {
   verdict: QualityVerdict;
 }
 
-export type QualityVerdict = 'identical' | 'looks the same' | 'minor softening' | 'visible loss' | 'heavy loss';
+export type QualityVerdict =
+  'identical' | 'looks the same' | 'minor softening' | 'visible loss' | 'heavy loss';
 
 export interface Estimate {
   sizeBytes: number;

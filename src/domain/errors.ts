@@ -42,7 +42,7 @@ export const ERRORS = {
     exitCode: 3,
     httpStatus: 422,
     retryable: false,
-    message: () => "That file has no video track. I compress videos; send one that has a picture.",
+    message: () => 'That file has no video track. I compress videos; send one that has a picture.',
   },
   INPUT_LIMITS: {
     exitCode: 3,
@@ -92,19 +92,21 @@ export const ERRORS = {
     exitCode: 1,
     httpStatus: 500,
     retryable: true,
-    message: (d) => `The compressed file didn't pass my checks (${s(d.reason)}), so I didn't send it. Try again.`,
+    message: (d) =>
+      `The compressed file didn't pass my checks (${s(d.reason)}), so I didn't send it. Try again.`,
   },
   FFMPEG_FAILED: {
     exitCode: 1,
     httpStatus: 500,
     retryable: false,
-    message: () => 'The encoder failed on this video. The file may use a feature I can\'t handle yet.',
+    message: () => "The encoder failed on this video. The file may use a feature I can't handle yet.",
   },
   FFMPEG_TIMEOUT: {
     exitCode: 1,
     httpStatus: 504,
     retryable: true,
-    message: () => 'The encode took far longer than expected and was stopped. Try again later or ask for a shorter clip.',
+    message: () =>
+      'The encode took far longer than expected and was stopped. Try again later or ask for a shorter clip.',
   },
   TOOL_MISSING: {
     exitCode: 1,
@@ -165,7 +167,13 @@ export class AppError extends Error {
   }
 
   /** What may leave the process: no paths beyond what the user gave, no stderr, no secrets. */
-  toJSON(): { code: ErrorCode; message: string; exitCode: number; retryable: boolean; details: Record<string, unknown> } {
+  toJSON(): {
+    code: ErrorCode;
+    message: string;
+    exitCode: number;
+    retryable: boolean;
+    details: Record<string, unknown>;
+  } {
     return {
       code: this.code,
       message: this.message,
@@ -183,6 +191,7 @@ export function isAppError(e: unknown): e is AppError {
 /** Wraps anything thrown into an AppError so every consumer handles one shape. */
 export function toAppError(e: unknown): AppError {
   if (e instanceof AppError) return e;
-  if (e instanceof Error && 'code' in e && e.code === 'ENOSPC') return new AppError('DISK_FULL', {}, { cause: e });
+  if (e instanceof Error && 'code' in e && e.code === 'ENOSPC')
+    return new AppError('DISK_FULL', {}, { cause: e });
   return new AppError('INTERNAL', {}, { cause: e, internal: { error: String(e) } });
 }

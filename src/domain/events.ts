@@ -61,5 +61,11 @@ export type PipelineEvent =
   | { type: 'done'; result: JobResult }
   | {
       type: 'error';
-      error: { code: ErrorCode; message: string; exitCode: number; retryable: boolean; details: Record<string, unknown> };
+      error: {
+        code: ErrorCode;
+        message: string;
+        exitCode: number;
+        retryable: boolean;
+        details: Record<string, unknown>;
+      };
     };

@@ -46,7 +46,9 @@ export const intentSchema = z.object({
 export type Intent = z.infer<typeof intentSchema>;
 
 /** The Intent of an empty or vague instruction: every field null, the engine's defaults apply. */
-export function emptyIntent(summary = 'Compress with the defaults (H.264 MP4, up to 1080p, looks the same).'): Intent {
+export function emptyIntent(
+  summary = 'Compress with the defaults (H.264 MP4, up to 1080p, looks the same).',
+): Intent {
   return {
     command: null,
     adjust: null,

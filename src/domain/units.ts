@@ -103,7 +103,10 @@ export function parseTime(text: string): number | null {
     if (s >= 60) return null;
     return h * 3600 + min * 60 + s;
   }
-  m = /^(?:(\d+(?:[.,]\d+)?)\s*h)?\s*(?:(\d+(?:[.,]\d+)?)\s*m(?:in)?)?\s*(?:(\d+(?:[.,]\d+)?)\s*s(?:ec)?)?$/.exec(t);
+  m =
+    /^(?:(\d+(?:[.,]\d+)?)\s*h)?\s*(?:(\d+(?:[.,]\d+)?)\s*m(?:in)?)?\s*(?:(\d+(?:[.,]\d+)?)\s*s(?:ec)?)?$/.exec(
+      t,
+    );
   if (m && (m[1] ?? m[2] ?? m[3]) !== undefined) {
     const num = (x: string | undefined): number => (x === undefined ? 0 : Number(x.replace(',', '.')));
     return num(m[1]) * 3600 + num(m[2]) * 60 + num(m[3]);

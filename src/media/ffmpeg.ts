@@ -34,7 +34,11 @@ export function classifyFfmpegFailure(argv: string[], res: RunResult): AppError 
   const err = res.stderrTail;
   if (/No space left on device/i.test(err)) return new AppError('DISK_FULL', {}, { internal });
   if (/not on whitelist/i.test(err)) {
-    return new AppError('INPUT_UNSUPPORTED', { reason: 'it uses a codec or format I do not open' }, { internal });
+    return new AppError(
+      'INPUT_UNSUPPORTED',
+      { reason: 'it uses a codec or format I do not open' },
+      { internal },
+    );
   }
   if (/Invalid data found|corrupt|error while decoding|Error splitting the input/i.test(err)) {
     return new AppError('INPUT_CORRUPT', { reason: 'the encoder hit damaged data' }, { internal });

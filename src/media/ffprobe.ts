@@ -4,7 +4,12 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../domain/errors.js';
-import type { AudioStreamInfo, MediaInfo, SubtitleStreamInfo, VideoStreamInfo } from '../domain/media-info.js';
+import type {
+  AudioStreamInfo,
+  MediaInfo,
+  SubtitleStreamInfo,
+  VideoStreamInfo,
+} from '../domain/media-info.js';
 import { containerFamily, fileUrl, hardenedInputArgs } from './allowlists.js';
 import { runProcess } from './run-process.js';
 import { tools } from './tools.js';
@@ -68,7 +73,10 @@ const probeSchema = z.object({
 export type FfprobeJson = z.infer<typeof probeSchema>;
 
 /** Runs ffprobe on a local file. Refuses quickly, with a code, anything that is not an allowed video file. */
-export async function probe(path: string, opts: { signal?: AbortSignal; limits?: Partial<ProbeLimits> } = {}): Promise<MediaInfo> {
+export async function probe(
+  path: string,
+  opts: { signal?: AbortSignal; limits?: Partial<ProbeLimits> } = {},
+): Promise<MediaInfo> {
   const limits = { ...DEFAULT_PROBE_LIMITS, ...opts.limits };
   const abs = resolve(path);
   let sizeBytes: number;
@@ -121,25 +129,49 @@ export async function probe(path: string, opts: { signal?: AbortSignal; limits?:
 function classifyProbeFailure(stderr: string): AppError {
   const internal = { stderrTail: stderr.slice(-2000) };
   if (/not on whitelist|Protocol '.*' not on whitelist/i.test(stderr)) {
-    return new AppError('INPUT_UNSUPPORTED', { reason: 'a playlist, list or image file, not a video' }, { internal });
+    return new AppError(
+      'INPUT_UNSUPPORTED',
+      { reason: 'a playlist, list or image file, not a video' },
+      { internal },
+    );
   }
-  if (/moov atom not found|Invalid data found|could not find codec parameters|EBML header parsing failed/i.test(stderr)) {
-    return new AppError('INPUT_UNSUPPORTED', { reason: 'not a recognised video file, or badly truncated' }, { internal });
+  if (
+    /moov atom not found|Invalid data found|could not find codec parameters|EBML header parsing failed/i.test(
+      stderr,
+    )
+  ) {
+    return new AppError(
+      'INPUT_UNSUPPORTED',
+      { reason: 'not a recognised video file, or badly truncated' },
+      { internal },
+    );
   }
   return new AppError('INPUT_CORRUPT', { reason: 'the file could not be read' }, { internal });
 }
 
 /** Pure: ffprobe JSON → MediaInfo, with the product's limits enforced. Exported for unit tests. */
-export function normalizeProbe(json: FfprobeJson, path: string, sizeBytes: number, limits: ProbeLimits): MediaInfo {
+export function normalizeProbe(
+  json: FfprobeJson,
+  path: string,
+  sizeBytes: number,
+  limits: ProbeLimits,
+): MediaInfo {
   const container = containerFamily(json.format.format_name);
   if (!container) throw new AppError('INPUT_UNSUPPORTED', { reason: `format ${json.format.format_name}` });
   if (json.streams.length > limits.maxStreams) {
-    throw new AppError('INPUT_LIMITS', { reason: `${json.streams.length} streams (at most ${limits.maxStreams})` });
+    throw new AppError('INPUT_LIMITS', {
+      reason: `${json.streams.length} streams (at most ${limits.maxStreams})`,
+    });
   }
   const vStream = pickVideo(json.streams);
   if (!vStream) throw new AppError('INPUT_NO_VIDEO');
   const video = normalizeVideo(vStream);
-  if (video.width > limits.maxSidePx || video.height > limits.maxSidePx || video.width < 2 || video.height < 2) {
+  if (
+    video.width > limits.maxSidePx ||
+    video.height > limits.maxSidePx ||
+    video.width < 2 ||
+    video.height < 2
+  ) {
     throw new AppError('INPUT_LIMITS', { reason: `a ${video.width}×${video.height} picture` });
   }
   const durationSec = firstFinite(json.format.duration, vStream.duration);

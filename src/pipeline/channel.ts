@@ -22,7 +22,7 @@ export class Channel<T> {
     w?.();
   }
 
-  async *drain(): AsyncGenerator<T> {
+  async *drain(): AsyncGenerator<T, void> {
     for (;;) {
       const item = this.items.shift();
       if (item !== undefined) {

@@ -16,8 +16,22 @@ import { runFfmpeg, runMetric } from '../media/ffmpeg.js';
 import { probe } from '../media/ffprobe.js';
 import { runProcess } from '../media/run-process.js';
 import { tools } from '../media/tools.js';
-import { applyRung, applySizeBudget, draftPlan, estimateFor, type PlanWork } from '../planning/plan-encode.js';
-import { nextCrf, requiredDb, ssimToDb, verdictFor, FIRST_CRF, CRF_MIN, type CrfProbe } from '../planning/quality.js';
+import {
+  applyRung,
+  applySizeBudget,
+  draftPlan,
+  estimateFor,
+  type PlanWork,
+} from '../planning/plan-encode.js';
+import {
+  nextCrf,
+  requiredDb,
+  ssimToDb,
+  verdictFor,
+  FIRST_CRF,
+  CRF_MIN,
+  type CrfProbe,
+} from '../planning/quality.js';
 import { correctedKbps, SIZE_AIM, vbvFor } from '../planning/size-budget.js';
 import { ladderWindowSec, sampleWindows } from '../planning/samples.js';
 import { Channel } from './channel.js';
@@ -108,7 +122,12 @@ class Job {
 
   private deps(): SamplerDeps {
     if (!this.ws) throw new Error('no workspace');
-    return { info: this.infoOrThrow(), ws: this.ws, signal: this.opts.signal, stallMs: this.cfg.stallTimeoutMs };
+    return {
+      info: this.infoOrThrow(),
+      ws: this.ws,
+      signal: this.opts.signal,
+      stallMs: this.cfg.stallTimeoutMs,
+    };
   }
 
   private info: MediaInfo | null = null;
@@ -121,7 +140,10 @@ class Job {
   private async measure(plan: EncodePlan, work: PlanWork, info: MediaInfo): Promise<EncodePlan> {
     this.info = info;
     if (work.kind === 'none' || plan.video.mode !== 'encode') return plan;
-    this.stage('sample', work.kind === 'crf-search' ? 'Measuring quality on samples' : 'Comparing sizes on samples');
+    this.stage(
+      'sample',
+      work.kind === 'crf-search' ? 'Measuring quality on samples' : 'Comparing sizes on samples',
+    );
     const hb = this.heartbeat('sample');
     try {
       const windowSec = work.kind === 'ladder' ? ladderWindowSec(plan.outputDurationSec) : undefined;
@@ -141,7 +163,11 @@ class Job {
     );
   }
 
-  private progress(stage: Stage, ratio: number, extra: Partial<Extract<PipelineEvent, { type: 'progress' }>> = {}): void {
+  private progress(
+    stage: Stage,
+    ratio: number,
+    extra: Partial<Extract<PipelineEvent, { type: 'progress' }>> = {},
+  ): void {
     this.emit({
       type: 'progress',
       stage,
@@ -172,17 +198,21 @@ class Job {
     let next: number | null = FIRST_CRF;
     while (next !== null) {
       this.progress('sample', (probes.length + 1) / (this.cfg.maxCrfProbes + 1));
-      const s = await scoreSamples(d, set, { ...video, rate: { kind: 'crf', crf: next, maxrateKbps: null, bufsizeKbps: null } });
+      const s = await scoreSamples(d, set, {
+        ...video,
+        rate: { kind: 'crf', crf: next, maxrateKbps: null, bufsizeKbps: null },
+      });
       probes.push({ crf: next, ssimDb: s.ssimDb, bytes: s.bytes });
       scores.set(next, { psnrDb: s.psnrDb, ssim: s.ssim, encodeSec: s.encodeSec });
       next = nextCrf(probes, required, this.cfg.maxCrfProbes).next;
     }
-    const best =
-      nextCrf(probes, required, 0).best ?? [...probes].sort((a, b) => a.crf - b.crf)[0] ?? { crf: CRF_MIN, ssimDb: 0, bytes: 0 };
+    const best = nextCrf(probes, required, 0).best ??
+      [...probes].sort((a, b) => a.crf - b.crf)[0] ?? { crf: CRF_MIN, ssimDb: 0, bytes: 0 };
     const sc = scores.get(best.crf);
     const scale = plan.outputDurationSec / set.durationSec;
     const videoBytes = best.bytes * scale;
-    const audioBytes = plan.audio.mode === 'encode' ? (plan.audio.kbps * 1000 * plan.outputDurationSec) / 8 : 0;
+    const audioBytes =
+      plan.audio.mode === 'encode' ? (plan.audio.kbps * 1000 * plan.outputDurationSec) / 8 : 0;
     const predicted = Math.round(videoBytes + audioBytes + 4096 + plan.outputDurationSec * 60 * 16);
     const quality: QualityEstimate = {
       ssim: sc?.ssim ?? null,
@@ -198,8 +228,13 @@ class Job {
       plan.goal = 'size';
       const { videoKbps } = applySizeBudget(plan, info, plan.audio, null);
       const verdict = verdictFor(atCap, ref.ssimDb);
-      plan.estimate = { ...estimateFor(plan, info, this.cfg, null), quality: { ssim: null, psnrDb: null, verdict } };
-      plan.reasons.push(`The version that looks the same would be ~${formatBytes(predicted)}; using the ${formatBytes(plan.capBytes)} cap instead (${Math.round(videoKbps)} kb/s video).`);
+      plan.estimate = {
+        ...estimateFor(plan, info, this.cfg, null),
+        quality: { ssim: null, psnrDb: null, verdict },
+      };
+      plan.reasons.push(
+        `The version that looks the same would be ~${formatBytes(predicted)}; using the ${formatBytes(plan.capBytes)} cap instead (${Math.round(videoKbps)} kb/s video).`,
+      );
       if (verdict !== 'looks the same' && verdict !== 'identical') {
         plan.warnings.push(`${formatBytes(plan.capBytes)} forces some loss: est. quality "${verdict}".`);
       }
@@ -211,18 +246,26 @@ class Job {
       plan.goal = 'size';
       applySizeBudget(plan, info, plan.audio, null);
       plan.estimate = { ...estimateFor(plan, info, this.cfg, null), quality };
-      plan.reasons.push(`This video is already efficiently compressed; capped at 95 % of its size so it never grows.`);
+      plan.reasons.push(
+        `This video is already efficiently compressed; capped at 95 % of its size so it never grows.`,
+      );
       return;
     }
     video.rate = { kind: 'crf', crf: best.crf, maxrateKbps: null, bufsizeKbps: null };
     plan.reasons.push(
       `CRF ${best.crf}: SSIM ${best.ssimDb.toFixed(1)} dB vs ${ref.ssimDb.toFixed(1)} dB for a near-lossless encode (needs ≥ ${required.toFixed(1)}).`,
     );
-    if (plan.capBytes !== null) plan.reasons.push(`Fits: ~${formatBytes(predicted)}, under the ${formatBytes(plan.capBytes)} cap.`);
-    if (sc) plan.estimate.encodeSec = (sc.encodeSec * scale) + 1;
+    if (plan.capBytes !== null)
+      plan.reasons.push(`Fits: ~${formatBytes(predicted)}, under the ${formatBytes(plan.capBytes)} cap.`);
+    if (sc) plan.estimate.encodeSec = sc.encodeSec * scale + 1;
   }
 
-  private async ladder(plan: EncodePlan, video: VideoEncodeSpec, set: SampleSet, rungs: Parameters<typeof applyRung>[1][]): Promise<void> {
+  private async ladder(
+    plan: EncodePlan,
+    video: VideoEncodeSpec,
+    set: SampleSet,
+    rungs: Parameters<typeof applyRung>[1][],
+  ): Promise<void> {
     const info = this.infoOrThrow();
     if (video.rate.kind !== 'abr2pass') throw new Error('ladder needs a bitrate');
     const kbps = video.rate.videoKbps;
@@ -239,9 +282,13 @@ class Job {
         preset: video.encoder === 'libx264' ? 'veryfast' : video.preset,
         rate: { kind: 'crf', crf: 0, maxrateKbps: null, bufsizeKbps: null },
       };
-      const s = await scoreSamples(d, set, { ...spec, rate: { kind: 'abr2pass', videoKbps: kbps, ...vbvFor(kbps) } });
+      const s = await scoreSamples(d, set, {
+        ...spec,
+        rate: { kind: 'abr2pass', videoKbps: kbps, ...vbvFor(kbps) },
+      });
       // Prefer the larger picture unless a smaller one measures clearly better (0.1 dB ≈ a sixth of a CRF step).
-      if (!best || s.ssimDb > best.ssimDb + 0.1) best = { rung, ssimDb: s.ssimDb, ssim: s.ssim, psnrDb: s.psnrDb };
+      if (!best || s.ssimDb > best.ssimDb + 0.1)
+        best = { rung, ssimDb: s.ssimDb, ssim: s.ssim, psnrDb: s.psnrDb };
     }
     if (best) {
       applyRung(plan, best.rung, kbps);
@@ -258,14 +305,20 @@ class Job {
     const out = resolve(this.opts.output);
     const tmpOut = join(dirname(out), `.${basename(out)}.${randomBytes(6).toString('hex')}.part`);
     const { signal } = this.opts;
-    const timeoutMs = Math.max(this.cfg.minTimeoutMs, plan.estimate.encodeSec * 1000 * this.cfg.timeoutFactor);
+    const timeoutMs = Math.max(
+      this.cfg.minTimeoutMs,
+      plan.estimate.encodeSec * 1000 * this.cfg.timeoutFactor,
+    );
     const run = { signal, timeoutMs, stallMs: this.cfg.stallTimeoutMs };
-    let attempts = 0;
+    let attempts: number;
     try {
       this.stage('encode', plan.goal === 'remux' ? 'Copying streams' : 'Encoding');
       if (plan.video.mode === 'copy') {
         attempts = 1;
-        await runFfmpeg(remuxArgs(plan, tmpOut), { ...run, onProgress: (p) => this.encodeProgress(plan, p, 0, 1, 1) });
+        await runFfmpeg(remuxArgs(plan, tmpOut), {
+          ...run,
+          onProgress: (p) => this.encodeProgress(plan, p, 0, 1, 1),
+        });
       } else {
         attempts = await this.encode(plan, plan.video, info, ws, tmpOut, run);
       }
@@ -345,17 +398,38 @@ class Job {
     audio.catch(() => undefined);
     const passLog = ws.file('x264');
     const guard = (cap: number | null): number => Math.ceil((cap ?? info.sizeBytes * 4) * 1.5) + 1_000_000;
-    const ctx = (a: Promise<EncodedAudio | null>): EncodeContext => ({ audio: a, info, passLog, tmpOut, run, guard });
+    const ctx = (a: Promise<EncodedAudio | null>): EncodeContext => ({
+      audio: a,
+      info,
+      passLog,
+      tmpOut,
+      run,
+      guard,
+    });
 
     if (video.rate.kind === 'crf') {
       const a = await audio;
       await runFfmpeg(
-        encodeArgs(plan, { kind: 'single', passLogPrefix: passLog, audioPath: a?.path ?? null, outputPath: tmpOut, maxOutputBytes: guard(plan.capBytes) }),
+        encodeArgs(plan, {
+          kind: 'single',
+          passLogPrefix: passLog,
+          audioPath: a?.path ?? null,
+          outputPath: tmpOut,
+          maxOutputBytes: guard(plan.capBytes),
+        }),
         { ...run, onProgress: (p) => this.encodeProgress(plan, p, 0, 1, 1) },
       );
       const size = (await stat(tmpOut)).size;
       const within = plan.capBytes === null || size <= plan.capBytes;
-      this.emit({ type: 'attempt', n: 1, sizeBytes: size, capBytes: plan.capBytes, withinCap: within, action: within ? 'accept' : 'retry-lower', reason: within ? 'quality target met' : 'over the cap: switching to two-pass at the cap' });
+      this.emit({
+        type: 'attempt',
+        n: 1,
+        sizeBytes: size,
+        capBytes: plan.capBytes,
+        withinCap: within,
+        action: within ? 'accept' : 'retry-lower',
+        reason: within ? 'quality target met' : 'over the cap: switching to two-pass at the cap',
+      });
       if (within) return 1;
       plan.goal = 'size';
       applySizeBudget(plan, info, plan.audio, a?.bytes ?? null);
@@ -372,14 +446,20 @@ class Job {
   ): Promise<EncodedAudio | null> {
     const spec = plan.audio;
     if (spec.mode === 'none') return null;
-    const codec = spec.mode === 'encode' ? spec.codec : info.audio.find((a) => a.index === spec.streamIndex)?.codec;
+    const codec =
+      spec.mode === 'encode' ? spec.codec : info.audio.find((a) => a.index === spec.streamIndex)?.codec;
     const isAac = codec === 'aac';
     const path = ws.file(isAac ? 'audio.m4a' : 'audio.mka');
     await runFfmpeg(audioArgs(plan, spec, path, isAac ? 'mp4' : 'matroska'), run);
     return { path, bytes: (await stat(path)).size };
   }
 
-  private async twoPass(plan: EncodePlan, video: VideoEncodeSpec, ctx: EncodeContext, priorAttempts: number): Promise<number> {
+  private async twoPass(
+    plan: EncodePlan,
+    video: VideoEncodeSpec,
+    ctx: EncodeContext,
+    priorAttempts: number,
+  ): Promise<number> {
     const { passLog, tmpOut, run, guard } = ctx;
     if (video.rate.kind !== 'abr2pass' || plan.capBytes === null) throw new Error('two-pass needs a cap');
     const cap = plan.capBytes;
@@ -389,7 +469,10 @@ class Job {
     const attemptsLeft = this.cfg.maxAttempts;
     // Pass-1 statistics barely depend on the bitrate, so pass 1 runs at the nominal budget and corrections only redo
     // pass 2.
-    await runFfmpeg(step('pass1', '/dev/null'), { ...run, onProgress: (p) => this.encodeProgress(plan, p, 0, 0.3, priorAttempts + 1, 1) });
+    await runFfmpeg(step('pass1', '/dev/null'), {
+      ...run,
+      onProgress: (p) => this.encodeProgress(plan, p, 0, 0.3, priorAttempts + 1, 1),
+    });
     const audio = await ctx.audio;
     audioPath = audio?.path ?? null;
     const audioBytes = audio?.bytes ?? null;
@@ -398,12 +481,15 @@ class Job {
     const keep = tmpOut + '.best';
     let bestSize = 0;
     let raised = false;
-    let n = 0;
+    let n: number;
     try {
       for (n = 1; n <= attemptsLeft; n++) {
         const attempt = priorAttempts + n;
         const weight = n === 1 ? 0.7 : 0.7 / n;
-        await runFfmpeg(step('pass2', tmpOut), { ...run, onProgress: (p) => this.encodeProgress(plan, p, 0.3, weight, attempt, 2) });
+        await runFfmpeg(step('pass2', tmpOut), {
+          ...run,
+          onProgress: (p) => this.encodeProgress(plan, p, 0.3, weight, attempt, 2),
+        });
         const size = (await stat(tmpOut)).size;
         const videoBytes = Math.max(1, size - (audioBytes ?? 0));
         const wantVideo = (plan.targetBytes ?? cap * SIZE_AIM) - (audioBytes ?? 0);
@@ -411,10 +497,26 @@ class Job {
           if (bestSize > 0) {
             // The raised attempt overshot: the previous file met the cap; keep it.
             await rename(keep, tmpOut);
-            this.emit({ type: 'attempt', n: attempt, sizeBytes: size, capBytes: cap, withinCap: false, action: 'keep-previous', reason: 'raising overshot; keeping the previous file' });
+            this.emit({
+              type: 'attempt',
+              n: attempt,
+              sizeBytes: size,
+              capBytes: cap,
+              withinCap: false,
+              action: 'keep-previous',
+              reason: 'raising overshot; keeping the previous file',
+            });
             return n;
           }
-          this.emit({ type: 'attempt', n: attempt, sizeBytes: size, capBytes: cap, withinCap: false, action: 'retry-lower', reason: `${formatBytes(size)} is over ${formatBytes(cap)}` });
+          this.emit({
+            type: 'attempt',
+            n: attempt,
+            sizeBytes: size,
+            capBytes: cap,
+            withinCap: false,
+            action: 'retry-lower',
+            reason: `${formatBytes(size)} is over ${formatBytes(cap)}`,
+          });
           video.rate = withKbps(correctedKbps(video.rate.videoKbps, videoBytes, wantVideo));
           continue;
         }
@@ -423,18 +525,38 @@ class Job {
           raised = true;
           bestSize = size;
           await rename(tmpOut, keep);
-          this.emit({ type: 'attempt', n: attempt, sizeBytes: size, capBytes: cap, withinCap: true, action: 'retry-higher', reason: `${formatBytes(size)} uses only ${Math.round((100 * size) / cap)} % of the cap` });
+          this.emit({
+            type: 'attempt',
+            n: attempt,
+            sizeBytes: size,
+            capBytes: cap,
+            withinCap: true,
+            action: 'retry-higher',
+            reason: `${formatBytes(size)} uses only ${Math.round((100 * size) / cap)} % of the cap`,
+          });
           video.rate = withKbps(correctedKbps(video.rate.videoKbps, videoBytes, wantVideo));
           continue;
         }
-        this.emit({ type: 'attempt', n: attempt, sizeBytes: size, capBytes: cap, withinCap: true, action: 'accept', reason: `${Math.round((1000 * size) / cap) / 10} % of the cap` });
+        this.emit({
+          type: 'attempt',
+          n: attempt,
+          sizeBytes: size,
+          capBytes: cap,
+          withinCap: true,
+          action: 'accept',
+          reason: `${Math.round((1000 * size) / cap) / 10} % of the cap`,
+        });
         return n;
       }
       if (bestSize > 0) {
         await rename(keep, tmpOut);
         return n;
       }
-      throw new AppError('CAP_NOT_MET', { capText: formatBytes(cap), attempts: priorAttempts + attemptsLeft, bestText: 'over the cap' });
+      throw new AppError('CAP_NOT_MET', {
+        capText: formatBytes(cap),
+        attempts: priorAttempts + attemptsLeft,
+        bestText: 'over the cap',
+      });
     } finally {
       await rm(keep, { force: true });
     }
@@ -442,30 +564,51 @@ class Job {
 
   /** Promise 6: it decodes fully, the duration matches, the streams are as planned, the size is under the cap. */
   private async verify(plan: EncodePlan, path: string, out: MediaInfo): Promise<void> {
-    const run = { signal: this.opts.signal, timeoutMs: this.cfg.minTimeoutMs, stallMs: this.cfg.stallTimeoutMs };
+    const run = {
+      signal: this.opts.signal,
+      timeoutMs: this.cfg.minTimeoutMs,
+      stallMs: this.cfg.stallTimeoutMs,
+    };
     const res = await runProcess(tools().ffmpeg, decodeCheckArgs(path), { ...run, nice: 10 });
-    if (res.exitCode !== 0) throw new AppError('VERIFY_FAILED', { reason: 'it does not decode cleanly' }, { internal: { stderrTail: res.stderrTail.slice(-2000) } });
+    if (res.exitCode !== 0)
+      throw new AppError(
+        'VERIFY_FAILED',
+        { reason: 'it does not decode cleanly' },
+        { internal: { stderrTail: res.stderrTail.slice(-2000) } },
+      );
     const want = plan.outputDurationSec;
     const tol = Math.max(0.2, want * 0.01);
     if (Math.abs(out.durationSec - want) > tol) {
       // A shorter output from a source that claims more is a truncated source, not an encoder fault.
       if (out.durationSec < want) {
-        throw new AppError('INPUT_CORRUPT', { reason: `the video stops at ${out.durationSec.toFixed(1)} s although it says ${want.toFixed(1)} s` });
+        throw new AppError('INPUT_CORRUPT', {
+          reason: `the video stops at ${out.durationSec.toFixed(1)} s although it says ${want.toFixed(1)} s`,
+        });
       }
-      throw new AppError('VERIFY_FAILED', { reason: `duration ${out.durationSec.toFixed(2)} s, planned ${want.toFixed(2)} s` });
+      throw new AppError('VERIFY_FAILED', {
+        reason: `duration ${out.durationSec.toFixed(2)} s, planned ${want.toFixed(2)} s`,
+      });
     }
     if (!out.video) throw new AppError('VERIFY_FAILED', { reason: 'no video stream' });
     const wantAudio = plan.audio.mode !== 'none';
-    if (wantAudio !== out.audio.length > 0) throw new AppError('VERIFY_FAILED', { reason: wantAudio ? 'audio missing' : 'unexpected audio' });
+    if (wantAudio !== out.audio.length > 0)
+      throw new AppError('VERIFY_FAILED', { reason: wantAudio ? 'audio missing' : 'unexpected audio' });
     if (plan.video.mode === 'encode') {
       const codecName = { h264: 'h264', h265: 'hevc', av1: 'av1', vp9: 'vp9' }[plan.video.codec];
-      if (out.video.codec !== codecName) throw new AppError('VERIFY_FAILED', { reason: `codec ${out.video.codec}` });
+      if (out.video.codec !== codecName)
+        throw new AppError('VERIFY_FAILED', { reason: `codec ${out.video.codec}` });
       if (out.video.displayWidth !== plan.video.width || out.video.displayHeight !== plan.video.height) {
-        throw new AppError('VERIFY_FAILED', { reason: `size ${out.video.displayWidth}×${out.video.displayHeight}` });
+        throw new AppError('VERIFY_FAILED', {
+          reason: `size ${out.video.displayWidth}×${out.video.displayHeight}`,
+        });
       }
     }
     if (plan.capBytes !== null && out.sizeBytes > plan.capBytes) {
-      throw new AppError('CAP_NOT_MET', { capText: formatBytes(plan.capBytes), attempts: 1, bestText: formatBytes(out.sizeBytes) });
+      throw new AppError('CAP_NOT_MET', {
+        capText: formatBytes(plan.capBytes),
+        attempts: 1,
+        bestText: formatBytes(out.sizeBytes),
+      });
     }
   }
 
@@ -480,7 +623,11 @@ class Job {
     const trimStart = plan.trim?.startSec ?? 0;
     // 1 s windows: the delivered file's score is a report, not a decision, and this runs on every job.
     const windows = sampleWindows(plan.outputDurationSec, trimStart, 1);
-    const run = { signal: this.opts.signal, timeoutMs: this.cfg.minTimeoutMs, stallMs: this.cfg.stallTimeoutMs };
+    const run = {
+      signal: this.opts.signal,
+      timeoutMs: this.cfg.minTimeoutMs,
+      stallMs: this.cfg.stallTimeoutMs,
+    };
     // AVI and MPEG-PS often carry no per-packet timestamps, so seeking in them is not frame-exact.
     const seek = info.container !== 'avi' && info.container !== 'mpegps';
     const base = {
@@ -517,7 +664,12 @@ interface EncodeContext {
   guard: (cap: number | null) => number;
 }
 
-function withKbps(kbps: number): { kind: 'abr2pass'; videoKbps: number; maxrateKbps: number; bufsizeKbps: number } {
+function withKbps(kbps: number): {
+  kind: 'abr2pass';
+  videoKbps: number;
+  maxrateKbps: number;
+  bufsizeKbps: number;
+} {
   return { kind: 'abr2pass', videoKbps: kbps, ...vbvFor(kbps) };
 }
 
@@ -527,7 +679,8 @@ function interpolateQuality(probes: readonly CrfProbe[], sampleBytes: number): n
   const first = pts[0];
   const last = pts[pts.length - 1];
   if (!first || !last) return 0;
-  if (sampleBytes <= first.bytes) return first.ssimDb - (0.6 * Math.log2(first.bytes / Math.max(1, sampleBytes))) * 2.5;
+  if (sampleBytes <= first.bytes)
+    return first.ssimDb - 0.6 * Math.log2(first.bytes / Math.max(1, sampleBytes)) * 2.5;
   if (sampleBytes >= last.bytes) return last.ssimDb;
   for (let i = 1; i < pts.length; i++) {
     const a = pts[i - 1];

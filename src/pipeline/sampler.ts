@@ -57,7 +57,11 @@ export async function cutSamples(
 }
 
 /** Encode the samples with `video` (its rate control decides CRF or bitrate) and score them against the cuts. */
-export async function scoreSamples(d: SamplerDeps, set: SampleSet, video: VideoEncodeSpec): Promise<SampleScore> {
+export async function scoreSamples(
+  d: SamplerDeps,
+  set: SampleSet,
+  video: VideoEncodeSpec,
+): Promise<SampleScore> {
   const v = d.info.video;
   if (!v) throw new Error('no video');
   const out = d.ws.file(`probe-${counter++}.mkv`);
@@ -67,7 +71,10 @@ export async function scoreSamples(d: SamplerDeps, set: SampleSet, video: VideoE
   const bytes = (await stat(out)).size;
   const refWidth = video.crop?.width ?? v.displayWidth;
   const refHeight = video.crop?.height ?? v.displayHeight;
-  const m = await runMetric(metricArgs({ encoded: out, cuts: set.cuts, video, source: v, refWidth, refHeight }), opts(d));
+  const m = await runMetric(
+    metricArgs({ encoded: out, cuts: set.cuts, video, source: v, refWidth, refHeight }),
+    opts(d),
+  );
   return { ssim: m.ssim, ssimDb: ssimToDb(m.ssim), psnrDb: m.psnrDb, bytes, encodeSec, frames: m.frames };
 }
 

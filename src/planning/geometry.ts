@@ -30,7 +30,12 @@ export function fitShortSide(w: number, h: number, maxShortSide: number): { widt
   return { width: Math.max(2, even(w * scale)), height: Math.max(2, even(h * scale)) };
 }
 
-export function outputGeometry(displayW: number, displayH: number, aspect: Aspect | null, maxShortSide: number): Geometry {
+export function outputGeometry(
+  displayW: number,
+  displayH: number,
+  aspect: Aspect | null,
+  maxShortSide: number,
+): Geometry {
   const crop = aspectCrop(displayW, displayH, aspect);
   const w = crop ? crop.width : displayW;
   const h = crop ? crop.height : displayH;

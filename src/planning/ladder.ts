@@ -61,7 +61,11 @@ export function ladderCandidates(args: {
       const isBase = size.width === bw && size.height === bh && fps === baseFps;
       const rung: Rung = isBase
         ? base
-        : { ...size, fps: fps === baseFps && args.baseFpsIsSource ? null : fps, label: rungLabel(size.width, size.height, fps) };
+        : {
+            ...size,
+            fps: fps === baseFps && args.baseFpsIsSource ? null : fps,
+            label: rungLabel(size.width, size.height, fps),
+          };
       all.push({ ...rung, bpp: bitsPerPixel(args.videoKbps, size.width, size.height, fps) });
     }
   }

@@ -2,7 +2,13 @@
 // (the CRF that "looks the same", which ladder rung wins) are returned as work for the pipeline's sampler, which feeds
 // its measurements back through `finalize*` below; every decision adds a plain-words reason.
 import type { EngineConfig } from '../config/engine.js';
-import type { AudioSpec, EncodePlan, Estimate, QualityVerdict, VideoEncodeSpec } from '../domain/encode-plan.js';
+import type {
+  AudioSpec,
+  EncodePlan,
+  Estimate,
+  QualityVerdict,
+  VideoEncodeSpec,
+} from '../domain/encode-plan.js';
 import { AppError } from '../domain/errors.js';
 import type { Container, Intent, Quality, VideoCodec } from '../domain/intent.js';
 import type { MediaInfo, VideoStreamInfo } from '../domain/media-info.js';
@@ -34,7 +40,10 @@ export interface PlanDraft {
   work: PlanWork;
 }
 
-const ENCODERS: Record<VideoCodec, { encoder: VideoEncodeSpec['encoder']; preset: (cfg: EngineConfig) => string }> = {
+const ENCODERS: Record<
+  VideoCodec,
+  { encoder: VideoEncodeSpec['encoder']; preset: (cfg: EngineConfig) => string }
+> = {
   h264: { encoder: 'libx264', preset: (cfg) => cfg.x264Preset },
   h265: { encoder: 'libx265', preset: (cfg) => cfg.x264Preset },
   // SVT-AV1 preset 8 and VP9 cpu-used 4 run at roughly x264-medium speed on 2 cores.
@@ -59,33 +68,44 @@ export function draftPlan(intent: Intent, info: MediaInfo, cfg: EngineConfig): P
   const container: Container = intent.container ?? (intent.videoCodec === 'vp9' ? 'webm' : 'mp4');
   const codec: VideoCodec = intent.videoCodec ?? (container === 'webm' ? 'vp9' : 'h264');
   if (!CONTAINER_CODECS[container].includes(codec)) {
-    throw new AppError('FORMAT_MISMATCH', { reason: `${codec.toUpperCase()} cannot go in ${container.toUpperCase()}` });
+    throw new AppError('FORMAT_MISMATCH', {
+      reason: `${codec.toUpperCase()} cannot go in ${container.toUpperCase()}`,
+    });
   }
   const trim = resolveTrim(intent, info);
   const outputDurationSec = trim ? (trim.endSec ?? info.durationSec) - trim.startSec : info.durationSec;
   const capBytes =
-    intent.maxBytes ?? (intent.maxBytesRatio === null ? null : Math.floor(intent.maxBytesRatio * info.sizeBytes));
-  if (capBytes !== null && capBytes <= 0) throw new AppError('INSTRUCTION_INVALID', { reason: 'the size must be above 0' });
+    intent.maxBytes ??
+    (intent.maxBytesRatio === null ? null : Math.floor(intent.maxBytesRatio * info.sizeBytes));
+  if (capBytes !== null && capBytes <= 0)
+    throw new AppError('INSTRUCTION_INVALID', { reason: 'the size must be above 0' });
 
   // --- picture
   const sourceShort = Math.min(v.displayWidth, v.displayHeight);
   const maxShort = Math.min(intent.maxShortSide ?? cfg.defaultMaxShortSide, sourceShort);
   if (intent.maxShortSide !== null && intent.maxShortSide > sourceShort) {
-    reasons.push(`Kept ${sourceShort}p: the video is smaller than ${intent.maxShortSide}p and I never upscale.`);
+    reasons.push(
+      `Kept ${sourceShort}p: the video is smaller than ${intent.maxShortSide}p and I never upscale.`,
+    );
   }
   const geo = outputGeometry(v.displayWidth, v.displayHeight, intent.aspect, maxShort);
   if (geo.crop) reasons.push(`Cropped to ${intent.aspect ?? ''} (centre).`);
-  if (Math.min(geo.width, geo.height) < Math.min(geo.crop?.width ?? v.displayWidth, geo.crop?.height ?? v.displayHeight)) {
+  if (
+    Math.min(geo.width, geo.height) <
+    Math.min(geo.crop?.width ?? v.displayWidth, geo.crop?.height ?? v.displayHeight)
+  ) {
     reasons.push(
       intent.maxShortSide === null
         ? `Scaled to ${Math.min(geo.width, geo.height)}p, the default for sharing.`
         : `Scaled to ${Math.min(geo.width, geo.height)}p, as asked.`,
     );
   }
-  if (v.rotationDeg !== 0) reasons.push(`Rotation (${v.rotationDeg}°) applied, so it plays upright everywhere.`);
+  if (v.rotationDeg !== 0)
+    reasons.push(`Rotation (${v.rotationDeg}°) applied, so it plays upright everywhere.`);
   const { fps, fpsReason } = chooseFps(intent, v, cfg);
   if (fpsReason) reasons.push(fpsReason);
-  if (v.hdr) reasons.push(`HDR (${v.hdr.toUpperCase()}) converted to standard range so it doesn't look washed out.`);
+  if (v.hdr)
+    reasons.push(`HDR (${v.hdr.toUpperCase()}) converted to standard range so it doesn't look washed out.`);
   if (info.subtitles.length > 0) reasons.push('Subtitle tracks dropped (burned-in text stays).');
   if (info.audio.length > 1) reasons.push(`Kept the first of ${info.audio.length} audio tracks.`);
 
@@ -124,7 +144,11 @@ export function draftPlan(intent: Intent, info: MediaInfo, cfg: EngineConfig): P
     video,
     audio: audio.spec,
     stripMetadata: cfg.stripMetadata,
-    estimate: { sizeBytes: 0, encodeSec: 0, quality: { ssim: null, psnrDb: null, verdict: 'looks the same' } },
+    estimate: {
+      sizeBytes: 0,
+      encodeSec: 0,
+      quality: { ssim: null, psnrDb: null, verdict: 'looks the same' },
+    },
     reasons,
     warnings,
   };
@@ -132,10 +156,24 @@ export function draftPlan(intent: Intent, info: MediaInfo, cfg: EngineConfig): P
   // --- the input may already be what was asked: copy the streams (promise 4)
   if (canRemux(plan, info, intent)) {
     if (capBytes !== null && info.sizeBytes <= capBytes) {
-      return { plan: remuxPlan(plan, info, `It's already ${formatBytes(info.sizeBytes)}, under the cap: streams copied, no quality lost.`), work: { kind: 'none' } };
+      return {
+        plan: remuxPlan(
+          plan,
+          info,
+          `It's already ${formatBytes(info.sizeBytes)}, under the cap: streams copied, no quality lost.`,
+        ),
+        work: { kind: 'none' },
+      };
     }
     if (isFormatOnlyRequest(intent)) {
-      return { plan: remuxPlan(plan, info, `Already ${codec.toUpperCase()}: repackaged as ${container.toUpperCase()} without re-encoding.`), work: { kind: 'none' } };
+      return {
+        plan: remuxPlan(
+          plan,
+          info,
+          `Already ${codec.toUpperCase()}: repackaged as ${container.toUpperCase()} without re-encoding.`,
+        ),
+        work: { kind: 'none' },
+      };
     }
   }
 
@@ -175,10 +213,22 @@ export function draftPlan(intent: Intent, info: MediaInfo, cfg: EngineConfig): P
   });
   if (rungs.length === 1 && rungs[0]) applyRung(plan, rungs[0], sized.videoKbps);
   plan.estimate = estimateFor(plan, info, cfg, null);
-  plan.estimate.quality = { ssim: null, psnrDb: null, verdict: verdictForBpp(bitsPerPixel(sized.videoKbps, geo.width, geo.height, outFps)) };
+  plan.estimate.quality = {
+    ssim: null,
+    psnrDb: null,
+    verdict: verdictForBpp(bitsPerPixel(sized.videoKbps, geo.width, geo.height, outFps)),
+  };
   if (rungs.length > 1) return { plan, work: { kind: 'ladder', rungs } };
-  const bpp = bitsPerPixel(sized.videoKbps, plan.video.mode === 'encode' ? plan.video.width : geo.width, plan.video.mode === 'encode' ? plan.video.height : geo.height, plan.video.mode === 'encode' ? (plan.video.fps ?? v.fps) : outFps);
-  if (bpp < MIN_BPP * 2) warnings.push(`${formatBytes(capBytes)} is tight for ${formatDuration(outputDurationSec)}: expect visible loss.`);
+  const bpp = bitsPerPixel(
+    sized.videoKbps,
+    plan.video.mode === 'encode' ? plan.video.width : geo.width,
+    plan.video.mode === 'encode' ? plan.video.height : geo.height,
+    plan.video.mode === 'encode' ? (plan.video.fps ?? v.fps) : outFps,
+  );
+  if (bpp < MIN_BPP * 2)
+    warnings.push(
+      `${formatBytes(capBytes)} is tight for ${formatDuration(outputDurationSec)}: expect visible loss.`,
+    );
   return { plan, work: { kind: 'none' } };
 }
 
@@ -187,7 +237,13 @@ export function draftPlan(intent: Intent, info: MediaInfo, cfg: EngineConfig): P
  * x264; its floor (0.02) is where blocking is obvious. Replaced by a measured score whenever samples run.
  */
 function verdictForBpp(bpp: number): QualityVerdict {
-  return bpp >= 0.1 ? 'looks the same' : bpp >= 0.05 ? 'minor softening' : bpp >= 0.03 ? 'visible loss' : 'heavy loss';
+  return bpp >= 0.1
+    ? 'looks the same'
+    : bpp >= 0.05
+      ? 'minor softening'
+      : bpp >= 0.03
+        ? 'visible loss'
+        : 'heavy loss';
 }
 
 function smallestRung(w: number, h: number, fixed: boolean): [number, number] {
@@ -198,9 +254,17 @@ function smallestRung(w: number, h: number, fixed: boolean): [number, number] {
   return [Math.round(w * k), Math.round(h * k)];
 }
 
-function infeasible(capBytes: number, durationSec: number, minKbps: number, audio: AudioSpec, info: MediaInfo): AppError {
+function infeasible(
+  capBytes: number,
+  durationSec: number,
+  minKbps: number,
+  audio: AudioSpec,
+  info: MediaInfo,
+): AppError {
   const audioKbps = audio.mode === 'none' ? 0 : 48;
-  const minBytes = Math.ceil(((minKbps + audioKbps) * 1000 * durationSec) / 8 / SIZE_AIM) + overheadFor(durationSec, info, audio);
+  const minBytes =
+    Math.ceil(((minKbps + audioKbps) * 1000 * durationSec) / 8 / SIZE_AIM) +
+    overheadFor(durationSec, info, audio);
   return new AppError('CAP_INFEASIBLE', {
     capBytes,
     minBytes,
@@ -213,7 +277,10 @@ function infeasible(capBytes: number, durationSec: number, minKbps: number, audi
 function overheadFor(durationSec: number, info: MediaInfo, audio: AudioSpec): number {
   const fps = info.video?.fps ?? 30;
   const sr = audio.mode === 'encode' ? audio.sampleRateHz : 48000;
-  return containerOverheadBytes(Math.ceil(durationSec * Math.min(fps, 60)), audio.mode === 'none' ? 0 : aacFrames(durationSec, sr));
+  return containerOverheadBytes(
+    Math.ceil(durationSec * Math.min(fps, 60)),
+    audio.mode === 'none' ? 0 : aacFrames(durationSec, sr),
+  );
 }
 
 /**
@@ -228,7 +295,12 @@ export function applySizeBudget(
 ): { videoKbps: number; videoBytes: number } {
   if (plan.capBytes === null) throw new Error('applySizeBudget needs a cap');
   const dur = plan.outputDurationSec;
-  const audioKbps = audio.mode === 'encode' ? audio.kbps : audio.mode === 'copy' ? sourceAudioKbps(info, audio.streamIndex) : 0;
+  const audioKbps =
+    audio.mode === 'encode'
+      ? audio.kbps
+      : audio.mode === 'copy'
+        ? sourceAudioKbps(info, audio.streamIndex)
+        : 0;
   const audioEstimate = audioBytes ?? Math.ceil((audioKbps * 1000 * dur) / 8);
   const overhead = overheadFor(dur, info, audio);
   const videoBytes = Math.floor(plan.capBytes * SIZE_AIM) - overhead - audioEstimate;
@@ -262,10 +334,16 @@ export function applyRung(plan: EncodePlan, rung: Rung, videoKbps: number): void
 }
 
 /** Estimate before encoding: size from the budget or samples, time from the host's measured x264 throughput. */
-export function estimateFor(plan: EncodePlan, info: MediaInfo, cfg: EngineConfig, sizeBytes: number | null): Estimate {
+export function estimateFor(
+  plan: EncodePlan,
+  info: MediaInfo,
+  cfg: EngineConfig,
+  sizeBytes: number | null,
+): Estimate {
   const v = plan.video;
   const fps = v.mode === 'encode' ? (v.fps ?? info.video?.fps ?? 30) : (info.video?.fps ?? 30);
-  const pixels = v.mode === 'encode' ? v.width * v.height : (info.video?.width ?? 0) * (info.video?.height ?? 0);
+  const pixels =
+    v.mode === 'encode' ? v.width * v.height : (info.video?.width ?? 0) * (info.video?.height ?? 0);
   const mpix = (pixels * fps * plan.outputDurationSec) / 1e6;
   const speed = cfg.x264MpixPerSecPerCore * cfg.cores;
   // Two-pass: x264's fast first pass costs about 40 % of the second (measured on the bench corpus).
@@ -273,18 +351,27 @@ export function estimateFor(plan: EncodePlan, info: MediaInfo, cfg: EngineConfig
   const encodeSec = v.mode === 'copy' ? Math.max(1, info.sizeBytes / 200e6) : (mpix / speed) * passes;
   const size =
     sizeBytes ??
-    (plan.targetBytes ??
-      (v.mode === 'copy' ? info.sizeBytes : Math.round((info.sizeBytes * plan.outputDurationSec) / info.durationSec)));
+    plan.targetBytes ??
+    (v.mode === 'copy'
+      ? info.sizeBytes
+      : Math.round((info.sizeBytes * plan.outputDurationSec) / info.durationSec));
   return { sizeBytes: size, encodeSec, quality: plan.estimate.quality };
 }
 
-function chooseFps(intent: Intent, v: VideoStreamInfo, cfg: EngineConfig): { fps: number | null; fpsReason: string | null } {
+function chooseFps(
+  intent: Intent,
+  v: VideoStreamInfo,
+  cfg: EngineConfig,
+): { fps: number | null; fpsReason: string | null } {
   if (intent.fps !== null && intent.fps < v.fps - 0.5) {
     return { fps: intent.fps, fpsReason: `${Math.round(v.fps)} → ${intent.fps} fps, as asked.` };
   }
   if (v.fps > cfg.maxFps + 0.5) {
     // 120/240 fps phone slow-motion plays back at normal speed in chat apps; 60 keeps motion smooth at half the bits.
-    return { fps: cfg.maxFps, fpsReason: `${Math.round(v.fps)} → ${cfg.maxFps} fps: chat apps don't play more.` };
+    return {
+      fps: cfg.maxFps,
+      fpsReason: `${Math.round(v.fps)} → ${cfg.maxFps} fps: chat apps don't play more.`,
+    };
   }
   return { fps: null, fpsReason: null };
 }
@@ -308,9 +395,14 @@ function canRemux(plan: EncodePlan, info: MediaInfo, intent: Intent): boolean {
   const v = info.video;
   if (!v || plan.video.mode !== 'encode') return false;
   const pv = plan.video;
-  const sameCodec = (pv.codec === 'h264' && v.codec === 'h264') || (pv.codec === 'h265' && v.codec === 'hevc');
+  const sameCodec =
+    (pv.codec === 'h264' && v.codec === 'h264') || (pv.codec === 'h265' && v.codec === 'hevc');
   const samePicture =
-    pv.crop === null && pv.fps === null && !pv.tonemap && pv.width === v.displayWidth && pv.height === v.displayHeight;
+    pv.crop === null &&
+    pv.fps === null &&
+    !pv.tonemap &&
+    pv.width === v.displayWidth &&
+    pv.height === v.displayHeight;
   // The source audio must already suit the container; its bitrate is irrelevant when the whole file fits.
   const src = pickAudioStream(info.audio);
   const audioCodecs = plan.container === 'webm' ? ['opus', 'vorbis'] : ['aac', 'mp3'];

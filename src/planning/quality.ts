@@ -44,7 +44,13 @@ export function requiredDb(target: QualityTarget, refDb: number): number {
 /** Plain-words verdict for a measured score (chat captions, plan estimates). */
 export function verdictFor(ssimDb: number, refDb: number | null): QualityVerdict {
   if (refDb === null) {
-    return ssimDb >= 20 ? 'looks the same' : ssimDb >= 15 ? 'minor softening' : ssimDb >= 12 ? 'visible loss' : 'heavy loss';
+    return ssimDb >= 20
+      ? 'looks the same'
+      : ssimDb >= 15
+        ? 'minor softening'
+        : ssimDb >= 12
+          ? 'visible loss'
+          : 'heavy loss';
   }
   const margin = ssimDb - requiredDb(QUALITY_TARGETS.high, refDb);
   if (ssimDb >= refDb - 0.5) return 'identical';

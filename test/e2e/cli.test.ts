@@ -32,7 +32,16 @@ describe('vidshrink CLI', () => {
     expect(types[0]).toBe('stage');
     expect(types).toContain('plan');
     expect(types).toContain('progress');
-    const done = ev[ev.length - 1] as { type: string; result: { outputPath: string; sizeBytes: number; capBytes: number; width: number; quality: { ssim: number } } };
+    const done = ev[ev.length - 1] as {
+      type: string;
+      result: {
+        outputPath: string;
+        sizeBytes: number;
+        capBytes: number;
+        width: number;
+        quality: { ssim: number };
+      };
+    };
     expect(done.type).toBe('done');
     expect(done.result.outputPath).toBe(out);
     expect(done.result.capBytes).toBe(500_000);
@@ -52,7 +61,9 @@ describe('vidshrink CLI', () => {
     const dir = outDir();
     const r = cli(['compress', hostileFiles().hlsAsMp4 ?? '', 'under 5MB', '--out-dir', dir, '--json']);
     expect(r.code).toBe(3);
-    const err = events(r.stdout).find((e) => e.type === 'error') as { error: { code: string; message: string } };
+    const err = events(r.stdout).find((e) => e.type === 'error') as {
+      error: { code: string; message: string };
+    };
     expect(err.error.code).toBe('INPUT_UNSUPPORTED');
     expect(err.error.message).not.toMatch(/\/etc\/passwd|stderr/);
     expect(readdirSync(dir)).toEqual([]);
@@ -69,7 +80,11 @@ describe('vidshrink CLI', () => {
     const before = readdirSync(join(basicClip(), '..')).length;
     const r = cli(['plan', basicClip(), 'under 300KB', '--json']);
     expect(r.code).toBe(0);
-    const plan = JSON.parse(r.stdout) as { goal: string; capBytes: number; estimate: { sizeBytes: number; encodeSec: number } };
+    const plan = JSON.parse(r.stdout) as {
+      goal: string;
+      capBytes: number;
+      estimate: { sizeBytes: number; encodeSec: number };
+    };
     expect(plan.goal).toBe('size');
     expect(plan.capBytes).toBe(300_000);
     expect(plan.estimate.sizeBytes).toBeLessThanOrEqual(300_000);

@@ -32,7 +32,11 @@ describe('size cap', () => {
   });
 
   it('refuses an impossible cap with the smallest feasible size', async () => {
-    const { error } = await collect({ input: basicClip(), intent: intent({ maxBytes: 5_000 }), output: join(outDir(), 'x.mp4') });
+    const { error } = await collect({
+      input: basicClip(),
+      intent: intent({ maxBytes: 5_000 }),
+      output: join(outDir(), 'x.mp4'),
+    });
     expect(error?.code).toBe('CAP_INFEASIBLE');
     expect(error?.exitCode).toBe(2);
     expect(error?.details.minBytes).toBeGreaterThan(5_000);
@@ -46,7 +50,9 @@ describe('quality first', () => {
     const { events, result, error } = await collect({ input, intent: intent({ quality: 'high' }), output });
     expect(error).toBeNull();
     const plan = events.find((e) => e.type === 'plan');
-    expect(plan?.type === 'plan' && plan.plan.video.mode === 'encode' && plan.plan.video.rate.kind).toBe('crf');
+    expect(plan?.type === 'plan' && plan.plan.video.mode === 'encode' && plan.plan.video.rate.kind).toBe(
+      'crf',
+    );
     expect(result?.quality.ssim).toBeGreaterThan(0.9);
     expect(result?.sizeBytes).toBeLessThan(statSync(input).size);
   });
@@ -55,7 +61,11 @@ describe('quality first', () => {
 describe('phone footage', () => {
   it('honours rotation: a portrait clip comes out portrait, upright, without a rotation flag', async () => {
     const output = join(outDir(), 'r.mp4');
-    const { result, error } = await collect({ input: rotatedClip(), intent: intent({ maxBytes: 300_000 }), output });
+    const { result, error } = await collect({
+      input: rotatedClip(),
+      intent: intent({ maxBytes: 300_000 }),
+      output,
+    });
     expect(error).toBeNull();
     const info = await probe(output);
     expect(info.video?.rotationDeg).toBe(0);
@@ -80,7 +90,24 @@ describe('phone footage', () => {
     const { error } = await collect({ input, intent: intent({ maxBytes: 200_000 }), output });
     expect(error).toBeNull();
     const count = (p: string): number =>
-      Number(spawnSync('ffprobe', ['-v', 'error', '-count_packets', '-select_streams', 'v', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', p], { encoding: 'utf8' }).stdout.trim());
+      Number(
+        spawnSync(
+          'ffprobe',
+          [
+            '-v',
+            'error',
+            '-count_packets',
+            '-select_streams',
+            'v',
+            '-show_entries',
+            'stream=nb_read_packets',
+            '-of',
+            'csv=p=0',
+            p,
+          ],
+          { encoding: 'utf8' },
+        ).stdout.trim(),
+      );
     expect(count(output)).toBe(count(input));
   });
 
@@ -117,7 +144,12 @@ describe('cancellation', () => {
     const output = join(dir, 'cancel.mp4');
     const events: string[] = [];
     const { runJob } = await import('../../src/pipeline/run-job.js');
-    for await (const e of runJob({ input: basicClip(), intent: intent({ maxBytes: 400_000 }), output, signal: ac.signal })) {
+    for await (const e of runJob({
+      input: basicClip(),
+      intent: intent({ maxBytes: 400_000 }),
+      output,
+      signal: ac.signal,
+    })) {
       events.push(e.type);
       if (e.type === 'progress' && e.stage === 'encode') ac.abort();
       if (e.type === 'error') expect(e.error.code).toBe('CANCELLED');

@@ -13,7 +13,13 @@ export function outDir(): string {
   return mkdtempSync(join(tmpdir(), 'vidshrink-test-'));
 }
 
-export async function collect(opts: JobOptions): Promise<{ events: PipelineEvent[]; result: JobResult | null; error: Extract<PipelineEvent, { type: 'error' }>['error'] | null }> {
+export async function collect(
+  opts: JobOptions,
+): Promise<{
+  events: PipelineEvent[];
+  result: JobResult | null;
+  error: Extract<PipelineEvent, { type: 'error' }>['error'] | null;
+}> {
   const events: PipelineEvent[] = [];
   for await (const e of runJob(opts)) events.push(e);
   const done = events.find((e): e is Extract<PipelineEvent, { type: 'done' }> => e.type === 'done');

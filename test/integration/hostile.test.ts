@@ -42,7 +42,18 @@ describe('hostile and broken inputs are refused at probe time', () => {
 
   it('a truncated MP4 whose index survived is refused as incomplete', async () => {
     const fast = join(FIXTURE_DIR, 'faststart.mp4');
-    spawnSync('ffmpeg', ['-v', 'error', '-y', '-i', basicClip(), '-c', 'copy', '-movflags', '+faststart', fast]);
+    spawnSync('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-i',
+      basicClip(),
+      '-c',
+      'copy',
+      '-movflags',
+      '+faststart',
+      fast,
+    ]);
     const cut = join(FIXTURE_DIR, 'faststart-cut.mp4');
     const bytes = readFileSync(fast);
     writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.5)));

@@ -16,18 +16,44 @@ import { sampleWindows } from '../../src/planning/samples.js';
 
 function video(over: Partial<VideoStreamInfo> = {}): VideoStreamInfo {
   return {
-    index: 0, codec: 'hevc', profile: 'Main 10', width: 3840, height: 2160, rotationDeg: 0, displayWidth: 3840,
-    displayHeight: 2160, fps: 60, declaredFps: 60, isVfr: false, bitDepth: 8, pixFmt: 'yuv420p', colorTransfer: null,
-    colorPrimaries: null, colorSpace: null, hdr: null, bitrateBps: 50_000_000, frameCount: 15120, startTimeSec: 0, ...over,
+    index: 0,
+    codec: 'hevc',
+    profile: 'Main 10',
+    width: 3840,
+    height: 2160,
+    rotationDeg: 0,
+    displayWidth: 3840,
+    displayHeight: 2160,
+    fps: 60,
+    declaredFps: 60,
+    isVfr: false,
+    bitDepth: 8,
+    pixFmt: 'yuv420p',
+    colorTransfer: null,
+    colorPrimaries: null,
+    colorSpace: null,
+    hdr: null,
+    bitrateBps: 50_000_000,
+    frameCount: 15120,
+    startTimeSec: 0,
+    ...over,
   };
 }
 
 function media(over: Partial<MediaInfo> = {}, v: Partial<VideoStreamInfo> = {}): MediaInfo {
   return {
-    path: '/in/clip.mov', formatName: 'mov,mp4,m4a,3gp,3g2,mj2', container: 'mp4', durationSec: 252, sizeBytes: 1_900_000_000,
-    bitrateBps: 60_000_000, video: video(v),
-    audio: [{ index: 1, codec: 'aac', channels: 2, sampleRateHz: 48000, bitrateBps: 256_000, language: null }],
-    subtitles: [], ...over,
+    path: '/in/clip.mov',
+    formatName: 'mov,mp4,m4a,3gp,3g2,mj2',
+    container: 'mp4',
+    durationSec: 252,
+    sizeBytes: 1_900_000_000,
+    bitrateBps: 60_000_000,
+    video: video(v),
+    audio: [
+      { index: 1, codec: 'aac', channels: 2, sampleRateHz: 48000, bitrateBps: 256_000, language: null },
+    ],
+    subtitles: [],
+    ...over,
   };
 }
 
@@ -38,7 +64,8 @@ describe('draftPlan', () => {
   it('4K60 HEVC under 200 MB: two-pass H.264 at ≤ 1080p, budget inside the cap, audio scaled', () => {
     const { plan, work } = draftPlan(I({ maxBytes: 200_000_000 }), media(), cfg);
     expect(plan.goal).toBe('size');
-    if (plan.video.mode !== 'encode' || plan.video.rate.kind !== 'abr2pass') throw new Error('expected two-pass');
+    if (plan.video.mode !== 'encode' || plan.video.rate.kind !== 'abr2pass')
+      throw new Error('expected two-pass');
     expect(Math.min(plan.video.width, plan.video.height)).toBeLessThanOrEqual(1080);
     const videoBytes = (plan.video.rate.videoKbps * 1000 * 252) / 8;
     const audioBytes = plan.audio.mode === 'encode' ? (plan.audio.kbps * 1000 * 252) / 8 : 0;
@@ -49,7 +76,11 @@ describe('draftPlan', () => {
   });
 
   it('a thin budget proposes lower rungs to measure, the source rung included', () => {
-    const { work } = draftPlan(I({ maxBytes: 25_000_000 }), media({ durationSec: 60 }, { width: 1920, height: 1080, displayWidth: 1920, displayHeight: 1080 }), cfg);
+    const { work } = draftPlan(
+      I({ maxBytes: 25_000_000 }),
+      media({ durationSec: 60 }, { width: 1920, height: 1080, displayWidth: 1920, displayHeight: 1080 }),
+      cfg,
+    );
     expect(work.kind).toBe('ladder');
     if (work.kind !== 'ladder') return;
     expect(work.rungs.length).toBeGreaterThan(1);
@@ -77,28 +108,53 @@ describe('draftPlan', () => {
   });
 
   it('portrait phone video: "1080p" is the short side, rotation honoured', () => {
-    const { plan } = draftPlan(I({ maxBytes: 100_000_000 }), media({}, { rotationDeg: 90, displayWidth: 2160, displayHeight: 3840 }), cfg);
+    const { plan } = draftPlan(
+      I({ maxBytes: 100_000_000 }),
+      media({}, { rotationDeg: 90, displayWidth: 2160, displayHeight: 3840 }),
+      cfg,
+    );
     if (plan.video.mode !== 'encode') throw new Error();
     expect([plan.video.width, plan.video.height]).toEqual([1080, 1920]);
     expect(plan.reasons.join(' ')).toMatch(/Rotation/);
   });
 
   it('never upscales, even when asked', () => {
-    const { plan } = draftPlan(I({ maxShortSide: 1080, maxBytes: 50_000_000 }), media({}, { width: 1280, height: 720, displayWidth: 1280, displayHeight: 720 }), cfg);
+    const { plan } = draftPlan(
+      I({ maxShortSide: 1080, maxBytes: 50_000_000 }),
+      media({}, { width: 1280, height: 720, displayWidth: 1280, displayHeight: 720 }),
+      cfg,
+    );
     if (plan.video.mode !== 'encode') throw new Error();
     expect(plan.video.height).toBe(720);
   });
 
   it('HDR is tonemapped and >60 fps capped', () => {
-    const { plan } = draftPlan(I({ maxBytes: 100_000_000 }), media({}, { hdr: 'hlg', fps: 120, declaredFps: 120, pixFmt: 'yuv420p10le' }), cfg);
+    const { plan } = draftPlan(
+      I({ maxBytes: 100_000_000 }),
+      media({}, { hdr: 'hlg', fps: 120, declaredFps: 120, pixFmt: 'yuv420p10le' }),
+      cfg,
+    );
     if (plan.video.mode !== 'encode') throw new Error();
     expect(plan.video.tonemap).toBe('hlg');
     expect(plan.video.fps).toBe(60);
   });
 
   it('an input already under the cap and compliant is remuxed', () => {
-    const m = media({ sizeBytes: 20_000_000 }, { codec: 'h264', width: 1920, height: 1080, displayWidth: 1920, displayHeight: 1080, fps: 30, declaredFps: 30 });
-    m.audio = [{ index: 1, codec: 'aac', channels: 2, sampleRateHz: 48000, bitrateBps: 128_000, language: null }];
+    const m = media(
+      { sizeBytes: 20_000_000 },
+      {
+        codec: 'h264',
+        width: 1920,
+        height: 1080,
+        displayWidth: 1920,
+        displayHeight: 1080,
+        fps: 30,
+        declaredFps: 30,
+      },
+    );
+    m.audio = [
+      { index: 1, codec: 'aac', channels: 2, sampleRateHz: 48000, bitrateBps: 128_000, language: null },
+    ];
     expect(draftPlan(I({ maxBytes: 25_000_000 }), m, cfg).plan.goal).toBe('remux');
   });
 
@@ -120,30 +176,104 @@ describe('argv builders', () => {
     const plan = base();
     if (plan.video.mode !== 'encode' || plan.video.rate.kind !== 'abr2pass') throw new Error();
     const k = plan.video.rate.videoKbps;
-    const argv = encodeArgs(plan, { kind: 'pass2', passLogPrefix: '/w/x264', audioPath: '/w/audio.m4a', outputPath: '/o/out.mp4', maxOutputBytes: 300_000_000 });
+    const argv = encodeArgs(plan, {
+      kind: 'pass2',
+      passLogPrefix: '/w/x264',
+      audioPath: '/w/audio.m4a',
+      outputPath: '/o/out.mp4',
+      maxOutputBytes: 300_000_000,
+    });
     expect(argv).toEqual([
-      '-hide_banner', '-nostdin', '-y', '-protocol_whitelist', 'file', '-format_whitelist', 'mov,matroska,avi,mpegts,mpeg,ogg,flv',
-      '-codec_whitelist', expect.stringContaining('h264,hevc') as unknown as string, '-i', 'file:/in/clip.mov',
-      '-i', 'file:/w/audio.m4a', '-map', '0:0', '-map', '1:a:0', '-c:a', 'copy', '-sn', '-dn', '-t', '252',
-      '-vf', videoFilterChain(plan.video), '-fps_mode', 'passthrough', '-c:v', 'libx264', '-preset', 'medium', '-profile:v', 'high',
-      '-pix_fmt', 'yuv420p', '-b:v', `${k}k`, '-maxrate', `${2 * k}k`, '-bufsize', `${4 * k}k`, '-pass', '2', '-passlogfile', '/w/x264',
-      '-map_metadata', '-1', '-map_chapters', '-1', '-movflags', '+faststart', '-f', 'mp4', '-fs', '300000000',
-      '-progress', 'pipe:1', '-nostats', '/o/out.mp4',
+      '-hide_banner',
+      '-nostdin',
+      '-y',
+      '-protocol_whitelist',
+      'file',
+      '-format_whitelist',
+      'mov,matroska,avi,mpegts,mpeg,ogg,flv',
+      '-codec_whitelist',
+      expect.stringContaining('h264,hevc') as unknown as string,
+      '-i',
+      'file:/in/clip.mov',
+      '-i',
+      'file:/w/audio.m4a',
+      '-map',
+      '0:0',
+      '-map',
+      '1:a:0',
+      '-c:a',
+      'copy',
+      '-sn',
+      '-dn',
+      '-t',
+      '252',
+      '-vf',
+      videoFilterChain(plan.video),
+      '-fps_mode',
+      'passthrough',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'medium',
+      '-profile:v',
+      'high',
+      '-pix_fmt',
+      'yuv420p',
+      '-b:v',
+      `${k}k`,
+      '-maxrate',
+      `${2 * k}k`,
+      '-bufsize',
+      `${4 * k}k`,
+      '-pass',
+      '2',
+      '-passlogfile',
+      '/w/x264',
+      '-map_metadata',
+      '-1',
+      '-map_chapters',
+      '-1',
+      '-movflags',
+      '+faststart',
+      '-f',
+      'mp4',
+      '-fs',
+      '300000000',
+      '-progress',
+      'pipe:1',
+      '-nostats',
+      '/o/out.mp4',
     ]);
   });
 
   it('filter chain: crop before fps before scale before tonemap', () => {
-    const { plan } = draftPlan(I({ maxBytes: 100_000_000, aspect: '9:16' }), media({}, { hdr: 'pq', fps: 120 }), cfg);
+    const { plan } = draftPlan(
+      I({ maxBytes: 100_000_000, aspect: '9:16' }),
+      media({}, { hdr: 'pq', fps: 120 }),
+      cfg,
+    );
     if (plan.video.mode !== 'encode') throw new Error();
     const chain = videoFilterChain(plan.video);
-    const order = ['crop=', 'fps=60', 'scale=', 'zscale=tin=smpte2084', 'format=yuv420p'].map((s) => chain.indexOf(s));
+    const order = ['crop=', 'fps=60', 'scale=', 'zscale=tin=smpte2084', 'format=yuv420p'].map((s) =>
+      chain.indexOf(s),
+    );
     expect(order.every((x) => x >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
   });
 
   it('trim seeks on the input and bounds the output length', () => {
-    const { plan } = draftPlan(I({ maxBytes: 100_000_000, trim: { startSec: 10, endSec: 40 } }), media(), cfg);
-    const argv = encodeArgs(plan, { kind: 'single', passLogPrefix: '/w/x', audioPath: null, outputPath: '/o.mp4', maxOutputBytes: 1 });
+    const { plan } = draftPlan(
+      I({ maxBytes: 100_000_000, trim: { startSec: 10, endSec: 40 } }),
+      media(),
+      cfg,
+    );
+    const argv = encodeArgs(plan, {
+      kind: 'single',
+      passLogPrefix: '/w/x',
+      audioPath: null,
+      outputPath: '/o.mp4',
+      maxOutputBytes: 1,
+    });
     expect(argv.slice(argv.indexOf('-ss'), argv.indexOf('-ss') + 2)).toEqual(['-ss', '10']);
     expect(argv.indexOf('-ss')).toBeLessThan(argv.indexOf('-i'));
     expect(argv[argv.indexOf('-t') + 1]).toBe('30');
@@ -168,7 +298,18 @@ describe('pure helpers', () => {
   });
 
   it('ladder: comfortable budgets are not sampled', () => {
-    expect(ladderCandidates({ baseWidth: 1920, baseHeight: 1080, baseFps: 30, baseFpsIsSource: true, videoKbps: 8000, fixedSize: false, fixedFps: false, maxCandidates: 3 })).toEqual([]);
+    expect(
+      ladderCandidates({
+        baseWidth: 1920,
+        baseHeight: 1080,
+        baseFps: 30,
+        baseFpsIsSource: true,
+        videoKbps: 8000,
+        fixedSize: false,
+        fixedFps: false,
+        maxCandidates: 3,
+      }),
+    ).toEqual([]);
   });
 
   it('quality target reproduces the calibration points', () => {
@@ -183,7 +324,14 @@ describe('pure helpers', () => {
     const req = 16;
     const first = nextCrf([{ crf: 25.5, ssimDb: 17.2, bytes: 100 }], req, 5);
     expect(first.next).toBeGreaterThan(25.5);
-    const second = nextCrf([{ crf: 25.5, ssimDb: 17.2, bytes: 100 }, { crf: 28, ssimDb: 15.4, bytes: 60 }], req, 5);
+    const second = nextCrf(
+      [
+        { crf: 25.5, ssimDb: 17.2, bytes: 100 },
+        { crf: 28, ssimDb: 15.4, bytes: 60 },
+      ],
+      req,
+      5,
+    );
     expect(second.next).toBeGreaterThan(25.5);
     expect(second.next).toBeLessThan(28);
     const done = nextCrf([{ crf: 27, ssimDb: 16.2, bytes: 70 }], req, 5);
