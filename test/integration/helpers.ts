@@ -13,9 +13,7 @@ export function outDir(): string {
   return mkdtempSync(join(tmpdir(), 'vidshrink-test-'));
 }
 
-export async function collect(
-  opts: JobOptions,
-): Promise<{
+export async function collect(opts: JobOptions): Promise<{
   events: PipelineEvent[];
   result: JobResult | null;
   error: Extract<PipelineEvent, { type: 'error' }>['error'] | null;
