@@ -46,7 +46,7 @@ function outputPathFor(input: string, intent: Intent, outDir: string | undefined
 }
 
 async function consume(events: AsyncIterable<PipelineEvent>, input: string, json: boolean): Promise<number> {
-  const tty = new TtyRenderer(stderr.isTTY ? stderr : stdout);
+  const tty = new TtyRenderer(stderr.isTTY ? stderr : stdout, stderr);
   let code = 0;
   for await (const e of events) {
     if (json) renderJson(e, input, stdout);

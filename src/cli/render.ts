@@ -15,7 +15,11 @@ export function renderJson(e: PipelineEvent, input: string, out: Out): void {
 
 export class TtyRenderer {
   private lastLen = 0;
-  constructor(private readonly out: Out) {}
+  /** `err` receives failures: a script reading stdout must still see them on stderr. */
+  constructor(
+    private readonly out: Out,
+    private readonly err: Out = out,
+  ) {}
 
   event(e: PipelineEvent): void {
     switch (e.type) {
@@ -45,7 +49,7 @@ export class TtyRenderer {
         break;
       case 'error':
         this.clear();
-        this.line(`✗ ${e.error.message} [${e.error.code}]`);
+        this.err.write(`✗ ${e.error.message} [${e.error.code}]\n`);
         break;
     }
   }
