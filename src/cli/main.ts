@@ -7,6 +7,7 @@ import { AppError, toAppError } from '../domain/errors.js';
 import type { PipelineEvent } from '../domain/events.js';
 import type { Intent } from '../domain/intent.js';
 import { formatIntentHuman, parseInstruction } from '../instruction/parse-instruction.js';
+import { askLlmForIntent } from '../llm/llm-intent.js';
 import { probe } from '../media/ffprobe.js';
 import { runJob } from '../pipeline/run-job.js';
 import { describeInfo, describePlan, renderJson, TtyRenderer, type Out } from './render.js';
@@ -24,6 +25,27 @@ function fail(e: unknown, json: boolean): never {
   if (json) stdout.write(JSON.stringify({ type: 'error', error: err.toJSON() }) + '\n');
   else stderr.write(`✗ ${err.message} [${err.code}]\n`);
   process.exit(err.exitCode);
+}
+
+/**
+ * The deterministic parser first; only when it understood nothing, and only when configured (VIDSHRINK_LLM_URL and
+ * VIDSHRINK_LLM_MODEL, e.g. a local Ollama), an OpenAI-compatible model is asked, its answer checked by the same schema.
+ */
+async function understand(text: string): Promise<Intent> {
+  const intent = parseInstruction(text);
+  const url = process.env.VIDSHRINK_LLM_URL;
+  const model = process.env.VIDSHRINK_LLM_MODEL;
+  const nothing = Object.entries(intent).every(([k, v]) => k === 'summary' || v === null);
+  if (!nothing || !url || !model || text.trim() === '') return intent;
+  const key = process.env.VIDSHRINK_LLM_API_KEY;
+  return (
+    (await askLlmForIntent(text, {
+      baseUrl: url,
+      model,
+      timeoutMs: 15_000,
+      ...(key ? { apiKey: key } : {}),
+    })) ?? intent
+  );
 }
 
 /** `compress a.mov b.mov "under 25MB"`: the last argument is the instruction unless it names an existing file. */
@@ -74,7 +96,7 @@ program
     const { inputs, instruction } = splitArgs(args);
     let intent: Intent;
     try {
-      intent = parseInstruction(instruction);
+      intent = await understand(instruction);
       if (o.output && inputs.length > 1)
         throw new AppError('USAGE', { reason: '-o takes one input; use --out-dir for several' });
       for (const i of inputs)
@@ -115,7 +137,7 @@ program
   .action(async (input: string, instruction: string, o: { json?: boolean }) => {
     const json = o.json === true;
     try {
-      const intent = parseInstruction(instruction);
+      const intent = await understand(instruction);
       let code = 0;
       for await (const e of runJob({
         input,
@@ -156,9 +178,9 @@ program
   .description('show how an instruction is understood: vidshrink parse "under 200MB without losing quality"')
   .argument('<instruction>')
   .option('--json', 'print the Intent as JSON')
-  .action((text: string, o: { json?: boolean }) => {
+  .action(async (text: string, o: { json?: boolean }) => {
     try {
-      const intent = parseInstruction(text);
+      const intent = await understand(text);
       stdout.write(o.json ? JSON.stringify(intent, null, 2) + '\n' : formatIntentHuman(intent) + '\n');
     } catch (e) {
       fail(e, o.json === true);

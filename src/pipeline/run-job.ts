@@ -286,8 +286,9 @@ class Job {
         ...spec,
         rate: { kind: 'abr2pass', videoKbps: kbps, ...vbvFor(kbps) },
       });
-      // Prefer the larger picture unless a smaller one measures clearly better (0.1 dB ≈ a sixth of a CRF step).
-      if (!best || s.ssimDb > best.ssimDb + 0.1)
+      // Prefer the larger picture unless a smaller one measures clearly better: 0.3 dB, about half a CRF step, more
+      // than the noise between sample runs.
+      if (!best || s.ssimDb > best.ssimDb + 0.3)
         best = { rung, ssimDb: s.ssimDb, ssim: s.ssim, psnrDb: s.psnrDb };
     }
     if (best) {

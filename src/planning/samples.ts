@@ -25,10 +25,11 @@ export function sampleWindows(durationSec: number, offsetSec = 0, windowSec = SA
 }
 
 /**
- * Window length for ranking ladder rungs: three veryfast sample encodes plus their SSIM cost about a tenth of a
- * medium two-pass when the samples total ~9 % of the clip (measured on the bench corpus), so that is the budget.
+ * Window length for ranking ladder rungs: ~9 % of the clip in total keeps sampling near a tenth of a medium two-pass,
+ * but never under 1.5 s a window: with 0.45 s windows x264's one-pass rate-control warm-up favoured small pictures and
+ * the pan picked 540p (SSIM 0.946 vs 0.976 at 1080p; BENCHMARKS.md).
  */
 export function ladderWindowSec(durationSec: number): number {
   const n = Math.min(8, Math.max(2, Math.round(durationSec / 15)));
-  return Math.min(SAMPLE_SEC, Math.max(0.5, (0.09 * durationSec) / n));
+  return Math.min(SAMPLE_SEC, Math.max(1.5, (0.09 * durationSec) / n));
 }

@@ -107,3 +107,54 @@ describe('vidshrink CLI', () => {
     expect(existsSync(basicClip())).toBe(true);
   });
 });
+
+describe('optional LLM fallback', () => {
+  it('asks the configured endpoint only when the parser understood nothing, and validates the answer', async () => {
+    const { createServer } = await import('node:http');
+    const asked: string[] = [];
+    const answer = {
+      ...JSON.parse(cli(['parse', '', '--json']).stdout),
+      command: 'compress',
+      maxShortSide: 720,
+      summary: 'From the model: 720p.',
+    } as Record<string, unknown>;
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        asked.push(body);
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({ choices: [{ message: { role: 'assistant', content: JSON.stringify(answer) } }] }),
+        );
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : 0;
+    const env = {
+      ...process.env,
+      VIDSHRINK_LLM_URL: `http://127.0.0.1:${port}`,
+      VIDSHRINK_LLM_MODEL: 'stub',
+    };
+    const run = (stdout: string): { maxShortSide: number | null; maxBytes: number | null } =>
+      JSON.parse(stdout) as { maxShortSide: number | null; maxBytes: number | null };
+    const { spawn } = await import('node:child_process');
+    // Spawned asynchronously: the stub server answers from this process's event loop.
+    const call = (text: string): Promise<string> =>
+      new Promise((resolveOut) => {
+        const p = spawn(join(ROOT, 'vidshrink'), ['parse', text, '--json'], { env, cwd: ROOT });
+        let out = '';
+        p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        p.on('close', () => resolveOut(out));
+      });
+    const vague = run(await call('do the thing my friend said'));
+    const clear = run(await call('under 25MB'));
+    server.close();
+    expect(vague.maxShortSide).toBe(720);
+    expect(clear.maxBytes).toBe(25_000_000);
+    expect(clear.maxShortSide).toBeNull();
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toContain('do the thing my friend said');
+  });
+});
