@@ -422,15 +422,13 @@ class Job {
       );
       const size = (await stat(tmpOut)).size;
       const within = plan.capBytes === null || size <= plan.capBytes;
-      this.emit({
-        type: 'attempt',
-        n: 1,
-        sizeBytes: size,
-        capBytes: plan.capBytes,
-        withinCap: within,
-        action: within ? 'accept' : 'retry-lower',
-        reason: within ? 'quality target met' : 'over the cap: switching to two-pass at the cap',
-      });
+      this.attempt(
+        1,
+        size,
+        plan.capBytes,
+        within ? 'accept' : 'retry-lower',
+        within ? 'quality target met' : 'over the cap: switching to two-pass at the cap',
+      );
       if (within) return 1;
       plan.goal = 'size';
       applySizeBudget(plan, info, plan.audio, a?.bytes ?? null);
@@ -453,6 +451,17 @@ class Job {
     const path = ws.file(isAac ? 'audio.m4a' : 'audio.mka');
     await runFfmpeg(audioArgs(plan, spec, path, isAac ? 'mp4' : 'matroska'), run);
     return { path, bytes: (await stat(path)).size };
+  }
+
+  private attempt(
+    n: number,
+    sizeBytes: number,
+    capBytes: number | null,
+    action: Extract<PipelineEvent, { type: 'attempt' }>['action'],
+    reason: string,
+  ): void {
+    const withinCap = capBytes === null || sizeBytes <= capBytes;
+    this.emit({ type: 'attempt', n, sizeBytes, capBytes, withinCap, action, reason });
   }
 
   private async twoPass(
@@ -498,26 +507,10 @@ class Job {
           if (bestSize > 0) {
             // The raised attempt overshot: the previous file met the cap; keep it.
             await rename(keep, tmpOut);
-            this.emit({
-              type: 'attempt',
-              n: attempt,
-              sizeBytes: size,
-              capBytes: cap,
-              withinCap: false,
-              action: 'keep-previous',
-              reason: 'raising overshot; keeping the previous file',
-            });
+            this.attempt(attempt, size, cap, 'keep-previous', 'raising overshot; keeping the previous file');
             return n;
           }
-          this.emit({
-            type: 'attempt',
-            n: attempt,
-            sizeBytes: size,
-            capBytes: cap,
-            withinCap: false,
-            action: 'retry-lower',
-            reason: `${formatBytes(size)} is over ${formatBytes(cap)}`,
-          });
+          this.attempt(attempt, size, cap, 'retry-lower', `${formatBytes(size)} is over ${formatBytes(cap)}`);
           video.rate = withKbps(correctedKbps(video.rate.videoKbps, videoBytes, wantVideo));
           continue;
         }
@@ -526,27 +519,17 @@ class Job {
           raised = true;
           bestSize = size;
           await rename(tmpOut, keep);
-          this.emit({
-            type: 'attempt',
-            n: attempt,
-            sizeBytes: size,
-            capBytes: cap,
-            withinCap: true,
-            action: 'retry-higher',
-            reason: `${formatBytes(size)} uses only ${Math.round((100 * size) / cap)} % of the cap`,
-          });
+          this.attempt(
+            attempt,
+            size,
+            cap,
+            'retry-higher',
+            `${formatBytes(size)} uses only ${Math.round((100 * size) / cap)} % of the cap`,
+          );
           video.rate = withKbps(correctedKbps(video.rate.videoKbps, videoBytes, wantVideo));
           continue;
         }
-        this.emit({
-          type: 'attempt',
-          n: attempt,
-          sizeBytes: size,
-          capBytes: cap,
-          withinCap: true,
-          action: 'accept',
-          reason: `${Math.round((1000 * size) / cap) / 10} % of the cap`,
-        });
+        this.attempt(attempt, size, cap, 'accept', `${Math.round((1000 * size) / cap) / 10} % of the cap`);
         return n;
       }
       if (bestSize > 0) {
