@@ -91,6 +91,33 @@ export function sampleEncodeArgs(
 const INDEX_TIMESTAMPS = 'setpts=N/(25*TB)';
 
 /**
+ * What the reference gets before scoring: only the changes the plan intends (rotation when not automatic, crop, the
+ * HDR→SDR tonemap), so the score measures coding loss, not the asked-for edits.
+ */
+function referenceFilters(video: VideoEncodeSpec, rotationDeg: 0 | 90 | 180 | 270): string[] {
+  const f: string[] = [...rotationFilters(rotationDeg)];
+  if (video.crop) f.push(`crop=${video.crop.width}:${video.crop.height}:${video.crop.x}:${video.crop.y}`);
+  if (video.tonemap) f.push(...tonemapFilters(video.tonemap));
+  f.push('format=yuv420p', 'setsar=1');
+  return f;
+}
+
+/** The encode back on the source's geometry: scaled to the reference size, frame rate restored if the plan lowered it. */
+function distortedFilters(
+  video: VideoEncodeSpec,
+  refWidth: number,
+  refHeight: number,
+  sourceFps: number,
+): string[] {
+  return [
+    `scale=${refWidth}:${refHeight}:flags=bicubic`,
+    'format=yuv420p',
+    'setsar=1',
+    ...(video.fps !== null ? [`fps=${fpsText(sourceFps)}`] : []),
+  ];
+}
+
+/**
  * Score an encode against the source cuts at the source's geometry: the encode is scaled back to the reference
  * size (bicubic) and, if the plan lowered the frame rate, repeated back to the source rate, so judder counts too.
  * The reference gets only what the plan intends to change: rotation, crop and the HDR→SDR tonemap.
@@ -105,19 +132,11 @@ export function metricArgs(args: {
   refHeight: number;
 }): string[] {
   const { video, source } = args;
-  const refChain: string[] = [...rotationFilters(source.rotationDeg)];
-  if (video.crop)
-    refChain.push(`crop=${video.crop.width}:${video.crop.height}:${video.crop.x}:${video.crop.y}`);
-  if (video.tonemap) refChain.push(...tonemapFilters(video.tonemap));
-  refChain.push('format=yuv420p', 'setsar=1', 'setpts=PTS-STARTPTS');
-  const ref = refChain.join(',');
+  const ref = [...referenceFilters(video, source.rotationDeg), 'setpts=PTS-STARTPTS'].join(',');
   const n = args.cuts.length;
   const refs = args.cuts.map((_, i) => `[${i + 1}:v]${ref}[r${i}]`).join(';');
   const distorted = [
-    `scale=${args.refWidth}:${args.refHeight}:flags=bicubic`,
-    'format=yuv420p',
-    'setsar=1',
-    ...(video.fps !== null ? [`fps=${fpsText(source.fps)}`] : []),
+    ...distortedFilters(video, args.refWidth, args.refHeight, source.fps),
     INDEX_TIMESTAMPS,
   ].join(',');
   const graph = [
@@ -168,17 +187,9 @@ export function outputMetricArgs(args: {
   refHeight: number;
 }): string[] {
   const { video } = args;
-  const refChain: string[] = [];
-  if (video.crop)
-    refChain.push(`crop=${video.crop.width}:${video.crop.height}:${video.crop.x}:${video.crop.y}`);
-  if (video.tonemap) refChain.push(...tonemapFilters(video.tonemap));
-  refChain.push('format=yuv420p', 'setsar=1');
-  const distortedChain = [
-    `scale=${args.refWidth}:${args.refHeight}:flags=bicubic`,
-    'format=yuv420p',
-    'setsar=1',
-    ...(video.fps !== null ? [`fps=${fpsText(args.sourceFps)}`] : []),
-  ];
+  // The source is read with ffmpeg's autorotate here (no explicit rotation), like the real encode.
+  const refChain = referenceFilters(video, 0);
+  const distortedChain = distortedFilters(video, args.refWidth, args.refHeight, args.sourceFps);
   const n = args.windows.length;
   // Each window is cut to the same frame count on both sides, so the concatenations stay frame-aligned.
   const frames = args.windows.map(
