@@ -1,6 +1,7 @@
 // ffmpeg argv for the real encode (pure; golden-tested). One token per entry, never a shell (code-anchors.md rule 2).
 import type { AudioSpec, EncodePlan, RateControl, VideoEncodeSpec } from '../domain/encode-plan.js';
 import { fileUrl, hardenedInputArgs } from '../media/allowlists.js';
+import { x264RateTolerance } from '../planning/size-budget.js';
 import { videoFilterChain } from './filters.js';
 
 export interface EncodeStep {
@@ -38,6 +39,9 @@ export function encodeArgs(plan: EncodePlan, step: EncodeStep): string[] {
   // Keep source timing (VFR stays VFR, no duplicated frames) unless the fps filter already made it constant.
   a.push('-fps_mode', 'passthrough');
   a.push(...videoCodecArgs(v, step));
+  if (step.kind === 'pass2' && v.encoder === 'libx264') {
+    a.push('-x264-params', `ratetol=${x264RateTolerance(plan.outputDurationSec)}`);
+  }
   if (v.tonemap) a.push('-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709');
   if (step.threads !== undefined) a.push('-threads', String(step.threads));
   if (step.kind === 'pass1') {

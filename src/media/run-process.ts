@@ -26,6 +26,9 @@ export interface RunResult {
   stderrTail: string;
 }
 
+/** VIDSHRINK_TRACE=1: one stderr line per child (seconds, argv) for profiling a job's stages; paths only, no secrets. */
+const trace = process.env.VIDSHRINK_TRACE === '1';
+
 const STDERR_TAIL_BYTES = 32 * 1024; // ab-av1 keeps the last ~32 kB of stderr with every failure.
 const KILL_GRACE_MS = 2_000;
 
@@ -119,9 +122,14 @@ export function runProcess(bin: string, argv: readonly string[], opts: RunOption
       stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
     });
 
+    const started = performance.now();
     const finish = (err: AppError | null, code: number): void => {
       if (settled) return;
       settled = true;
+      if (trace) {
+        const sec = ((performance.now() - started) / 1000).toFixed(2);
+        process.stderr.write(`[trace] ${sec}s ${bin} ${argv.join(' ')}\n`);
+      }
       clearTimeout(deadline);
       if (stallTimer) clearTimeout(stallTimer);
       opts.signal?.removeEventListener('abort', onAbort);

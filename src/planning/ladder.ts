@@ -15,11 +15,13 @@ export interface Rung {
 export const LADDER_SHORT_SIDES = [1080, 720, 540, 360] as const;
 
 /**
- * Above this density the base rung is kept without sampling. PeerTube's average target at 1080p is 0.10 bits/pixel;
- * a smaller picture only starts to measure better (SSIM at the source's geometry) once x264 falls well below that.
- * On our corpus no lower rung won above 0.045 (BENCHMARKS.md), so sampling, which costs time, starts there.
+ * Above this density the base rung is kept without sampling. Measured rung comparisons (SSIM at the source's
+ * geometry, BENCHMARKS.md "Ladder calibration") kept the base at 0.029 bits/pixel (no-audio pan at 1 MB), 0.024 and
+ * 0.0117 (the 1080p60 pan at 4 MB and 2 MB) and even 0.005 (the screen recording at 0.3 MB): no smaller picture won any of them.
+ * Sampling costs about 14 s on the 10 s pan (0.6× a bare two-pass), so it only runs
+ * below the lowest density where the base was seen to win.
  */
-export const COMFORTABLE_BPP = 0.045;
+export const COMFORTABLE_BPP = 0.011;
 
 export function rungLabel(w: number, h: number, fps: number): string {
   return `${Math.min(w, h)}p${Math.round(fps)}`;

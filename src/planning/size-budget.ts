@@ -21,6 +21,16 @@ export function aacFrames(durationSec: number, sampleRateHz: number): number {
  */
 export const SIZE_AIM = 0.993;
 
+/**
+ * x264's two-pass rate tolerance (`ratetol`, default 1.0) for a clip length. x264 lets the running size drift by a
+ * buffer of about 2·ratetol seconds of bitrate before pulling back, which on a 10 s clip is a fifth of the file: pass 2
+ * of the 10 s 1080p60 pan landed 2.6 % over its target at 1.0, 1.3 % at 0.25, 0.5 % at 0.1 (BENCHMARKS.md), and every
+ * overshoot past the cap costs a whole extra pass 2. Long clips keep x264's default (vtest, 79.5 s: 99.76 %).
+ */
+export function x264RateTolerance(durationSec: number): number {
+  return Math.round(Math.min(1, Math.max(0.1, durationSec / 120)) * 100) / 100;
+}
+
 /** Video kbps for a byte budget already net of audio and overhead. */
 export function videoKbpsFor(videoBytes: number, durationSec: number): number {
   return Math.floor((videoBytes * 8) / durationSec / 1000);

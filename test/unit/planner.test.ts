@@ -13,6 +13,7 @@ import { ladderCandidates } from '../../src/planning/ladder.js';
 import { draftPlan } from '../../src/planning/plan-encode.js';
 import { nextCrf, requiredDb, QUALITY_TARGETS, ssimToDb } from '../../src/planning/quality.js';
 import { sampleWindows } from '../../src/planning/samples.js';
+import { x264RateTolerance } from '../../src/planning/size-budget.js';
 
 function video(over: Partial<VideoStreamInfo> = {}): VideoStreamInfo {
   return {
@@ -77,7 +78,7 @@ describe('draftPlan', () => {
 
   it('a thin budget proposes lower rungs to measure, the source rung included', () => {
     const { work } = draftPlan(
-      I({ maxBytes: 25_000_000 }),
+      I({ maxBytes: 6_000_000 }),
       media({ durationSec: 60 }, { width: 1920, height: 1080, displayWidth: 1920, displayHeight: 1080 }),
       cfg,
     );
@@ -172,6 +173,17 @@ describe('draftPlan', () => {
 describe('argv builders', () => {
   const base = (): EncodePlan => draftPlan(I({ maxBytes: 200_000_000 }), media(), cfg).plan;
 
+  it('short clips get a tight x264 rate tolerance on pass 2 only (overshoot costs a whole extra pass)', () => {
+    expect(x264RateTolerance(10)).toBe(0.1);
+    expect(x264RateTolerance(60)).toBe(0.5);
+    expect(x264RateTolerance(600)).toBe(1);
+    const plan = draftPlan(I({ maxBytes: 8_000_000 }), media({ durationSec: 10 }), cfg).plan;
+    const step = { passLogPrefix: '/w/x264', audioPath: null, outputPath: '/o/o.mp4', maxOutputBytes: 9e6 };
+    const p2 = encodeArgs(plan, { kind: 'pass2', ...step });
+    expect(p2[p2.indexOf('-x264-params') + 1]).toBe('ratetol=0.1');
+    expect(encodeArgs(plan, { kind: 'pass1', ...step })).not.toContain('-x264-params');
+  });
+
   it('pass 2 golden: allowlists, file: input, VFR passthrough, VBV ceiling, faststart, -fs guard', () => {
     const plan = base();
     if (plan.video.mode !== 'encode' || plan.video.rate.kind !== 'abr2pass') throw new Error();
@@ -229,6 +241,8 @@ describe('argv builders', () => {
       '2',
       '-passlogfile',
       '/w/x264',
+      '-x264-params',
+      'ratetol=1',
       '-map_metadata',
       '-1',
       '-map_chapters',
