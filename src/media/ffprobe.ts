@@ -316,3 +316,40 @@ function firstFinite(...vals: (string | undefined)[]): number | null {
   }
   return null;
 }
+
+/**
+ * Time of the video keyframe at or before `sec` (ffprobe seeks, then reports the first packet), or null. Used to
+ * start the delivered file's quality windows on source keyframes: seeking elsewhere decodes the whole GOP before the
+ * window, which was most of the 5.4 s the 10 s HEVC pan spent in verification (BENCHMARKS.md).
+ */
+export async function keyframeAtOrBefore(
+  path: string,
+  videoIndex: number,
+  sec: number,
+  signal?: AbortSignal,
+): Promise<number | null> {
+  const argv = [
+    '-hide_banner',
+    '-v',
+    'error',
+    ...hardenedInputArgs(),
+    '-read_intervals',
+    `${sec.toFixed(3)}%+#1`,
+    '-select_streams',
+    String(videoIndex),
+    '-show_entries',
+    'packet=pts_time,flags',
+    '-of',
+    'csv=p=0',
+    fileUrl(resolve(path)),
+  ];
+  const res = await runProcess(tools().ffprobe, argv, {
+    signal,
+    timeoutMs: 20_000,
+    collectStdoutBytes: 4096,
+  });
+  if (res.exitCode !== 0) return null;
+  const [time, flags] = (res.stdout.trim().split('\n')[0] ?? '').split(',');
+  const t = Number(time);
+  return flags?.startsWith('K') && Number.isFinite(t) && t <= sec + 1e-3 ? t : null;
+}

@@ -13,7 +13,7 @@ import type { Intent } from '../domain/intent.js';
 import type { MediaInfo } from '../domain/media-info.js';
 import { formatBytes } from '../domain/units.js';
 import { runFfmpeg, runMetric } from '../media/ffmpeg.js';
-import { probe } from '../media/ffprobe.js';
+import { keyframeAtOrBefore, probe } from '../media/ffprobe.js';
 import { runProcess } from '../media/run-process.js';
 import { tools } from '../media/tools.js';
 import {
@@ -33,7 +33,7 @@ import {
   type CrfProbe,
 } from '../planning/quality.js';
 import { correctedKbps, SIZE_AIM, vbvFor } from '../planning/size-budget.js';
-import { ladderWindowSec, sampleWindows } from '../planning/samples.js';
+import { ladderWindowSec, sampleWindows, type SampleWindow } from '../planning/samples.js';
 import { Channel } from './channel.js';
 import { cutSamples, referenceSpec, scoreSamples, type SampleSet, type SamplerDeps } from './sampler.js';
 import { createWorkspace, type Workspace } from './workspace.js';
@@ -606,7 +606,6 @@ class Job {
     if (!v) return plan.estimate.quality;
     const trimStart = plan.trim?.startSec ?? 0;
     // 1 s windows: the delivered file's score is a report, not a decision, and this runs on every job.
-    const windows = sampleWindows(plan.outputDurationSec, trimStart, 1);
     const run = {
       signal: this.opts.signal,
       timeoutMs: this.cfg.minTimeoutMs,
@@ -614,6 +613,15 @@ class Job {
     };
     // AVI and MPEG-PS often carry no per-packet timestamps, so seeking in them is not frame-exact.
     const seek = info.container !== 'avi' && info.container !== 'mpegps';
+    const windows = seek
+      ? await keyframeWindows(
+          info.path,
+          v.index,
+          sampleWindows(plan.outputDurationSec, trimStart, 1),
+          trimStart,
+          run.signal,
+        )
+      : sampleWindows(plan.outputDurationSec, trimStart, 1);
     const base = {
       seek,
       output: path,
@@ -629,6 +637,33 @@ class Job {
     const m = await runMetric(outputMetricArgs({ ...base, windows, outputOffsetSec: 0 }), run);
     return { ssim: m.ssim, psnrDb: m.psnrDb, verdict: verdictFor(ssimToDb(m.ssim), this.refDb) };
   }
+}
+
+/** How much source video a window may be moved back to start on a keyframe (decoding up to it costs more). */
+const KEYFRAME_SNAP_SEC = 3;
+
+/**
+ * Moves each window back to the source keyframe at or before it when that is within KEYFRAME_SNAP_SEC, so the
+ * measurement decodes only the window; windows that would collapse onto one keyframe keep their place.
+ */
+async function keyframeWindows(
+  source: string,
+  videoIndex: number,
+  windows: SampleWindow[],
+  trimStart: number,
+  signal: AbortSignal | undefined,
+): Promise<SampleWindow[]> {
+  const out: SampleWindow[] = [];
+  for (const w of windows) {
+    const kf = await keyframeAtOrBefore(source, videoIndex, w.startSec, signal);
+    const usable =
+      kf !== null &&
+      kf >= trimStart &&
+      w.startSec - kf <= KEYFRAME_SNAP_SEC &&
+      !out.some((o) => o.startSec === kf);
+    out.push(usable ? { ...w, startSec: kf } : w);
+  }
+  return out;
 }
 
 interface EncodedAudio {
