@@ -32,13 +32,21 @@ log "node $(node -v) at $(command -v node)"
 # --- ffmpeg/ffprobe from Debian's `ffmpeg` package (5.1: libx264/libx265/libsvtav1/libvpx, ssim/psnr/vif, zscale).
 need_pkgs=()
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need_pkgs+=(ffmpeg)
+# Extras (chromium for the browser tests, opencv-doc for the bench corpus) are installed when we are root; otherwise
+# their tests say what is missing and set-up carries on.
+extra_pkgs=()
 for extra in ${VIDSHRINK_SETUP_EXTRA_PKGS:-}; do
   case "$extra" in
-    chromium) command -v chromium >/dev/null || need_pkgs+=(chromium) ;;
-    opencv-doc) [ -e /usr/share/doc/opencv-doc/examples/data/vtest.avi ] || need_pkgs+=(opencv-doc) ;;
-    *) dpkg -s "$extra" >/dev/null 2>&1 || need_pkgs+=("$extra") ;;
+    chromium) command -v chromium >/dev/null || extra_pkgs+=(chromium) ;;
+    opencv-doc) [ -e /usr/share/doc/opencv-doc/examples/data/vtest.avi ] || extra_pkgs+=(opencv-doc) ;;
+    *) dpkg -s "$extra" >/dev/null 2>&1 || extra_pkgs+=("$extra") ;;
   esac
 done
+if [ "$(id -u)" = 0 ]; then
+  need_pkgs+=("${extra_pkgs[@]}")
+elif [ ${#extra_pkgs[@]} -gt 0 ]; then
+  log "optional Debian packages missing: ${extra_pkgs[*]} (sudo apt-get install -y --no-install-recommends ${extra_pkgs[*]})"
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     log "installing Debian packages: ${need_pkgs[*]}"
