@@ -132,6 +132,32 @@ export const ERRORS = {
     retryable: true,
     message: () => 'Something went wrong on my side. Try again; if it keeps happening, tell the operator.',
   },
+  URL_NOT_ALLOWED: {
+    exitCode: 2,
+    httpStatus: 403,
+    retryable: false,
+    message: (d) =>
+      `That link points to an address I can't fetch (${s(d.reason)}). Send a public http(s) link to the video, or upload the file instead.`,
+  },
+  URL_FETCH_FAILED: {
+    exitCode: 1,
+    httpStatus: 502,
+    retryable: true,
+    message: (d) =>
+      `I couldn't download that link (${s(d.reason)}). Check that it opens in a browser without logging in, or upload the file instead.`,
+  },
+  LINK_INVALID: {
+    exitCode: 1,
+    httpStatus: 404,
+    retryable: false,
+    message: () => 'Not found. Check that you copied the whole link.',
+  },
+  LINK_EXPIRED: {
+    exitCode: 1,
+    httpStatus: 410,
+    retryable: false,
+    message: () => 'This link has expired. Ask the bot in your chat for a new one.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
