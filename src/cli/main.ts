@@ -189,10 +189,21 @@ program
 
 program
   .command('start')
-  .description('start the chat service (web chat, Telegram, Discord) — arrives with the conversation engine')
-  .action(() => {
-    stdout.write('The chat service is not part of this build yet. The CLI is ready:\n\n');
-    program.outputHelp();
+  .description('start the chat service: the web chat (and Telegram/Discord when their tokens are set)')
+  .action(async () => {
+    try {
+      const { loadServiceConfig } = await import('../config/service.js');
+      const { startService } = await import('../apps/service.js');
+      const svc = await startService(loadServiceConfig(process.env));
+      if (svc.url) stdout.write(`vidshrink web chat: ${svc.url}/\n`);
+      const shutdown = (): void => {
+        void svc.close().finally(() => process.exit(0));
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    } catch (e) {
+      fail(e, false);
+    }
   });
 
 if (process.argv.length <= 2) {

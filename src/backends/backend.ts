@@ -1,0 +1,29 @@
+// The backend port (issue #4/#6): the conversation engine runs every job through one of these, the local ffmpeg
+// engine by default or the NemoVideo cloud. Both speak the engine's PipelineEvent stream.
+import type { EncodePlan } from '../domain/encode-plan.js';
+import type { PipelineEvent } from '../domain/events.js';
+import type { Intent } from '../domain/intent.js';
+import type { MediaInfo } from '../domain/media-info.js';
+
+export interface BackendSession {
+  /** The conversation session (one per chat and user). */
+  id: string;
+  language: string | null;
+}
+
+export interface Backend {
+  readonly name: 'local' | 'nemo';
+  /** Probe and plan without encoding: the "Got it — …" reply that must come within a second. */
+  preview(
+    inputPath: string,
+    intent: Intent,
+    signal: AbortSignal,
+  ): Promise<{ info: MediaInfo; plan: EncodePlan }>;
+  run(args: {
+    inputPath: string;
+    intent: Intent;
+    outputPath: string;
+    signal: AbortSignal;
+    session: BackendSession;
+  }): AsyncGenerator<PipelineEvent, void>;
+}
