@@ -11,7 +11,12 @@ COPY src ./src
 COPY adapters ./adapters
 COPY migrations ./migrations
 COPY bench ./bench
-RUN bash scripts/setup.sh
+COPY drizzle.config.ts ./
+RUN VIDSHRINK_DATA_DIR=/data bash scripts/setup.sh
+# The web chat listens on all interfaces inside the container; data (database, uploads, results) lives in a volume.
+ENV VIDSHRINK_HOST=0.0.0.0 VIDSHRINK_PORT=8080 VIDSHRINK_DATA_DIR=/data
+VOLUME ["/data"]
+EXPOSE 8080
 # tini reaps children and forwards signals, so ffmpeg process groups die with the container.
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["bash", "scripts/launch.sh", "start"]
