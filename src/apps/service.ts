@@ -12,6 +12,7 @@ import { registerUploadRoute, sweepExpiredUploads } from '../../adapters/web/htt
 import type { Backend } from '../backends/backend.js';
 import type { ChatPort } from '../conversation/types.js';
 import { localBackend } from '../backends/local.js';
+import { makeThumbnail } from '../media/thumbnail.js';
 import type { ServiceConfig } from '../config/service.js';
 import {
   ConversationEngine,
@@ -119,6 +120,7 @@ export async function startService(cfg: ServiceConfig, o: ServiceOverrides = {})
     },
     log,
     now,
+    thumbnail: (video, out) => makeThumbnail(video, out),
   });
 
   const webPort = new WebChatPort(cfg.maxInputBytes);

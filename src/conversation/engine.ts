@@ -84,6 +84,8 @@ export interface EngineDeps {
   limits: EngineLimits;
   log: Logger;
   now?: () => number;
+  /** Writes a small JPEG preview of a result for platforms that show one (Telegram sendVideo). */
+  thumbnail?: (videoPath: string, outPath: string) => Promise<void>;
 }
 
 const URL_RE = /\bhttps?:\/\/[^\s<>"']+/giu;
@@ -170,7 +172,8 @@ export class ConversationEngine {
   private async onMessage(msg: InboundMessage, session: SessionRow, port: ChatPort): Promise<void> {
     const urls = [...msg.text.matchAll(URL_RE)].map((m) => m[0]);
     const text = msg.text.replace(URL_RE, ' ').trim();
-    const intent = text ? parseInstruction(text) : emptyIntent();
+    const platforms = port.platformLimits?.(msg.chat);
+    const intent = text ? parseInstruction(text, platforms ? { platforms } : {}) : emptyIntent();
     const attachments = [
       ...(msg.attachments.length > 0 ? msg.attachments : (msg.replyTo?.attachments ?? [])),
       ...urls.map((u) => this.urlAttachment(u)),
@@ -308,7 +311,8 @@ export class ConversationEngine {
     const port = this.port(session.platform);
     const last = this.d.repo.instructionsOf(session.id, 1)[0];
     const text = last?.text ?? '';
-    const intent = text ? parseInstruction(text) : emptyIntent();
+    const platforms = port.platformLimits?.(chat);
+    const intent = text ? parseInstruction(text, platforms ? { platforms } : {}) : emptyIntent();
     const msg: InboundMessage = {
       chat,
       chatKind: session.chatKind,
@@ -696,7 +700,9 @@ export class ConversationEngine {
     const replyTo = job.replyTo ?? undefined;
     if (out.sizeBytes <= port.limits(job.chat).maxOutboundBytes) {
       if (!asDocument) buttons.push({ action: 'as-file', label: 'Send as file', jobId: job.id });
+      const thumbnailPath = asDocument ? undefined : await this.thumbnailFor(out);
       return port.sendFile(job.chat, out.path, {
+        thumbnailPath,
         caption,
         fileName: out.originalName,
         asDocument,
@@ -723,11 +729,25 @@ export class ConversationEngine {
     );
   }
 
+  /** A preview next to the result (same retention); none when it cannot be made — a thumbnail is a nicety. */
+  private async thumbnailFor(out: FileRow): Promise<string | undefined> {
+    if (!this.d.thumbnail) return undefined;
+    const path = out.path.replace(/\.[a-z0-9]+$/u, '') + '.jpg';
+    try {
+      await this.d.thumbnail(out.path, path);
+      return path;
+    } catch (e) {
+      this.d.log.warn({ err: String(e) }, 'thumbnail failed');
+      return undefined;
+    }
+  }
+
   /** Deletes files past their retention (issue #4) and forgets them. */
   async sweep(): Promise<number> {
     let n = 0;
     for (const f of this.d.repo.expiredFiles()) {
       await this.d.files.remove(f.path);
+      if (f.role === 'output') await this.d.files.remove(f.path.replace(/\.[a-z0-9]+$/u, '') + '.jpg');
       this.d.repo.markFileDeleted(f.id);
       n++;
     }

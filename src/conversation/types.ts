@@ -80,6 +80,8 @@ export interface SendFileOptions {
   durationSec: number;
   replyTo?: string | undefined;
   buttons?: Button[] | undefined;
+  /** A JPEG poster frame (≤ 320 px, < 200 kB: src/media/thumbnail.ts) for platforms that show one (Telegram). */
+  thumbnailPath?: string | undefined;
 }
 
 export interface AdapterLimits {
@@ -95,6 +97,11 @@ export interface AdapterLimits {
 export interface ChatPort {
   readonly platform: string;
   limits(chat: ChatRef): AdapterLimits;
+  /**
+   * What "for <platform>" means in this chat, in bytes, when the platform says so itself (a Discord interaction's
+   * attachment_size_limit; 2000 MB on a local Telegram Bot API server). Omitted: the documented defaults apply.
+   */
+  platformLimits?(chat: ChatRef): Readonly<Partial<Record<string, number>>>;
   sendText(chat: ChatRef, text: string, opts?: { replyTo?: string; buttons?: Button[] }): Promise<MessageRef>;
   /** Latest wins: an adapter may drop an edit it cannot send now (429), never queue it. */
   editText(ref: MessageRef, text: string, buttons?: Button[]): Promise<void>;

@@ -37,6 +37,10 @@ describe('conversation engine', () => {
     expect(result.sizeBytes).toBeLessThanOrEqual(400_000);
     expect(result.opts.caption).toMatch(/→ .*KB/u);
     expect(result.opts.fileName).toBe('clip-vidshrink.mp4');
+    // A real JPEG preview for platforms that show one (Telegram: ≤ 320 px, < 200 kB).
+    const thumb = result.opts.thumbnailPath ?? '';
+    expect(readFileSync(thumb).subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
+    expect(statSync(thumb).size).toBeLessThan(200_000);
     // One progress message: every edit targets the plan reply, no identical consecutive edits, throttled.
     const edits = port.calls.filter((c) => c.kind === 'edit');
     expect(edits.length).toBeGreaterThan(0);
@@ -86,6 +90,19 @@ describe('conversation engine', () => {
     const second = await port.waitFor((c) => isResult(c) && c !== first);
     if (second.kind !== 'file') throw new Error();
     expect(second.sizeBytes).toBeLessThanOrEqual(Math.floor(first.sizeBytes * 0.7));
+  });
+
+  it('"for Discord" means the limit the platform reports for this chat', async () => {
+    const port = new RecordingPort();
+    port.platformLimits = () => ({ discord: 350_000 });
+    const svc = await start(port);
+    await svc.engine.handle(message('small enough for discord', [fileAttachment(basicClip())]));
+    const plan = await port.waitFor((c) => c.kind === 'text' && c.text.startsWith('Got it'));
+    if (plan.kind !== 'text') throw new Error();
+    expect(plan.text).toMatch(/≤ 350 KB/u);
+    const r = await port.waitFor(isResult);
+    if (r.kind !== 'file') throw new Error();
+    expect(r.sizeBytes).toBeLessThanOrEqual(350_000);
   });
 
   it('an instruction with no video asks for one; help and credits answer', async () => {

@@ -53,6 +53,8 @@ export class RecordingPort implements ChatPort {
     return this.lim;
   }
 
+  platformLimits?: (chat: ChatRef) => Readonly<Partial<Record<string, number>>>;
+
   sendText(
     chat: ChatRef,
     text: string,
