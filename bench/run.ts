@@ -137,7 +137,7 @@ async function runCase(c: BenchCase, dir: string): Promise<Row> {
     '-fps_mode',
     'cfr',
   ];
-  const bareSec =
+  const runBare = (): number =>
     ff([...common, '-pass', '1', '-an', '-f', 'null', '/dev/null']) +
     ff([...common, '-pass', '2', ...(hasAudio ? ['-c:a', 'aac', '-b:a', '128k'] : ['-an']), bare]);
   // --- fixed CRF 23 (the other peer).
@@ -156,7 +156,15 @@ async function runCase(c: BenchCase, dir: string): Promise<Row> {
   ]);
   // --- vidshrink, size mode and quality-first mode.
   const vsOut = join(dir, 'vs-size.mp4');
-  const size = await vidshrink(c.path, { ...emptyIntent(), maxBytes: c.capBytes }, vsOut);
+  // Wall time: each side twice, interleaved, the faster run counted. One run each let any background load (a CI job,
+  // a test suite) land on one side only and swing the ratio from 0.8× to 1.3× on the same code (BENCHMARKS.md).
+  const runSize = () => vidshrink(c.path, { ...emptyIntent(), maxBytes: c.capBytes }, vsOut);
+  const bareSec1 = runBare();
+  const size1 = await runSize();
+  const bareSec2 = runBare();
+  const size2 = await runSize();
+  const bareSec = Math.min(bareSec1, bareSec2);
+  const size = size2.sec <= size1.sec ? size2 : size1;
   const qOut = join(dir, 'vs-quality.mp4');
   const quality = await vidshrink(c.path, { ...emptyIntent(), quality: 'high' }, qOut);
   // The documented target, judged on the whole clip: the near-transparent reference encode, then requiredDb.
