@@ -31,12 +31,16 @@ export function planReply(info: MediaInfo, plan: EncodePlan, fileName: string): 
   if (plan.capBytes !== null) parts.push(`≤ ${formatBytes(plan.capBytes)}`);
   else if (plan.goal === 'remux') parts.push('stream copy, no re-encode');
   else parts.push(`~${formatBytes(plan.estimate.sizeBytes)}`);
+  // Before sampling, only a plan without a cap can promise "looks the same"; a capped one may turn out to cost
+  // quality, which the result caption then reports as measured.
   const verdict =
     plan.goal === 'remux'
       ? 'identical'
-      : plan.goal === 'quality' || plan.goal === 'default'
+      : plan.capBytes === null
         ? 'looks the same'
-        : plan.estimate.quality.verdict;
+        : plan.goal === 'size'
+          ? `est. ${plan.estimate.quality.verdict}`
+          : 'as close to the original as fits';
   parts.push(verdict);
   parts.push(`~${etaText(plan.estimate.encodeSec)}`);
   const lines = [`Got it — ${fileName}: ${parts.join(', ')}.`];
@@ -73,6 +77,7 @@ export interface ProgressView {
   etaSec: number | null;
   sizeBytes: number;
   attempt: number;
+  pass: number | null;
   stillWorking: boolean;
   queuePosition: number | null;
 }
@@ -85,6 +90,7 @@ export function initialView(header: string): ProgressView {
     etaSec: null,
     sizeBytes: 0,
     attempt: 1,
+    pass: null,
     stillWorking: false,
     queuePosition: null,
   };
@@ -102,6 +108,7 @@ export function foldProgress(v: ProgressView, e: PipelineEvent): ProgressView {
         etaSec: e.etaSec,
         sizeBytes: e.sizeBytes,
         attempt: e.attempt,
+        pass: e.pass,
         stillWorking: false,
         queuePosition: null,
       };
@@ -132,7 +139,8 @@ export function progressText(v: ProgressView): string {
   const pct = Math.floor(v.ratio * 100);
   const bits = [`${bar(v.ratio)} ${pct}%`];
   if (v.etaSec !== null && v.stage === 'encode') bits.push(`ETA ${formatDuration(Math.round(v.etaSec))}`);
-  if (v.sizeBytes > 0 && v.stage === 'encode') bits.push(formatBytes(v.sizeBytes));
+  // Pass 1 writes only statistics (its "size" is a few bytes of null muxer output): show sizes of the real file only.
+  if (v.sizeBytes > 0 && v.stage === 'encode' && v.pass !== 1) bits.push(formatBytes(v.sizeBytes));
   const attempt = v.attempt > 1 ? ` (try ${v.attempt})` : '';
   lines.push(`${words}${attempt}\n${bits.join(' · ')}`);
   return lines.join('\n\n');
