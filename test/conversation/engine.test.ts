@@ -105,6 +105,34 @@ describe('conversation engine', () => {
     expect(r.sizeBytes).toBeLessThanOrEqual(350_000);
   });
 
+  it('asks a user who floods it to slow down', async () => {
+    const port = new RecordingPort();
+    const svc = await start(port, { VIDSHRINK_RATE_PER_MINUTE: '2' });
+    for (let i = 0; i < 3; i++) await svc.engine.handle(message('help'));
+    expect(port.calls.filter((c) => c.kind === 'text' && /status/u.test(c.text))).toHaveLength(2);
+    await port.waitFor((c) => c.kind === 'text' && /give me a minute/u.test(c.text));
+  });
+
+  it('deletes uploads and results after the retention time, and their links stop working', async () => {
+    const port = new RecordingPort('test', {
+      maxInboundBytes: 20e6,
+      maxOutboundBytes: 0,
+      minEditIntervalMs: 300,
+    });
+    // 0.002 h = 7.2 s: long enough for the job, short enough for the test.
+    const svc = await start(port, { VIDSHRINK_RETENTION_HOURS: '0.002' });
+    await svc.engine.handle(message('under 300KB', [fileAttachment(basicClip())]));
+    const r = await port.waitFor(isResult);
+    if (r.kind !== 'link') throw new Error('expected a link');
+    expect((await fetch(r.link.url)).status).toBe(200);
+    await new Promise((res) => setTimeout(res, 7500));
+    await svc.engine.sweep();
+    expect(svc.repo.expiredFiles()).toHaveLength(0);
+    expect((await fetch(r.link.url)).status).not.toBe(200);
+    await svc.engine.handle(message('smaller'));
+    await port.waitFor((c) => c.kind === 'text' && /expired/u.test(c.text));
+  });
+
   it('an instruction with no video asks for one; help and credits answer', async () => {
     const port = new RecordingPort();
     const svc = await start(port);
