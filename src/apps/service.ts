@@ -115,6 +115,7 @@ export async function startService(cfg: ServiceConfig, o: ServiceOverrides = {})
       retentionMs: cfg.retentionMs,
       quotaBytesPerDay: cfg.quotaBytesPerDay,
       quotaEncodeSecPerDay: cfg.quotaEncodeSecPerDay,
+      quotaChatBytesPerDay: cfg.quotaChatBytesPerDay,
       ratePerMinute: cfg.ratePerMinute,
       downloadTimeoutMs: 30 * 60_000,
     },

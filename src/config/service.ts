@@ -24,6 +24,8 @@ const envSchema = z.object({
   /** Daily allowance per user: input bytes and encode minutes (the local backend's "credits"). */
   VIDSHRINK_QUOTA_MB_PER_DAY: num(10_000),
   VIDSHRINK_QUOTA_MINUTES_PER_DAY: num(120),
+  /** Input MB per chat per day, shared by its members. */
+  VIDSHRINK_QUOTA_CHAT_MB_PER_DAY: num(50_000),
   /** Messages per user per minute before the bot asks them to slow down. */
   VIDSHRINK_RATE_PER_MINUTE: int(20),
   VIDSHRINK_BACKEND: z.enum(['local', 'nemo']).default('local'),
@@ -45,6 +47,7 @@ export interface ServiceConfig {
   linkTtlMs: number;
   quotaBytesPerDay: number;
   quotaEncodeSecPerDay: number;
+  quotaChatBytesPerDay: number;
   ratePerMinute: number;
   backend: 'local' | 'nemo';
   web: boolean;
@@ -75,6 +78,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv): Readonly<ServiceConfi
     linkTtlMs: e.VIDSHRINK_LINK_HOURS * 3_600_000,
     quotaBytesPerDay: Math.round(e.VIDSHRINK_QUOTA_MB_PER_DAY * MB),
     quotaEncodeSecPerDay: e.VIDSHRINK_QUOTA_MINUTES_PER_DAY * 60,
+    quotaChatBytesPerDay: Math.round(e.VIDSHRINK_QUOTA_CHAT_MB_PER_DAY * MB),
     ratePerMinute: e.VIDSHRINK_RATE_PER_MINUTE,
     backend: e.VIDSHRINK_BACKEND,
     web: e.VIDSHRINK_WEB === 'on',

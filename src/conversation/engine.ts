@@ -62,6 +62,8 @@ export interface EngineLimits {
   maxInputBytes: number;
   retentionMs: number;
   quotaBytesPerDay: number;
+  /** Shared by everyone in one chat (a busy group cannot take the whole machine). */
+  quotaChatBytesPerDay: number;
   quotaEncodeSecPerDay: number;
   ratePerMinute: number;
   /** A download of an inbound file may take this long before it is abandoned. */
@@ -266,7 +268,7 @@ export class ConversationEngine {
       );
       return;
     }
-    const quota = this.quotaProblem(msg.chat.platform, msg.sender.id, att.sizeBytes ?? 0);
+    const quota = this.quotaProblem(msg.chat, msg.sender.id, att.sizeBytes ?? 0);
     if (quota) {
       await port.sendText(msg.chat, quota, { replyTo: msg.messageId });
       return;
@@ -534,9 +536,13 @@ export class ConversationEngine {
     ].join('\n');
   }
 
-  private quotaProblem(platform: string, userId: string, addBytes: number): string | null {
-    const u = this.d.repo.usageSince(platform, userId, startOfDay(this.now()));
+  private quotaProblem(chat: ChatRef, userId: string, addBytes: number): string | null {
+    const since = startOfDay(this.now());
+    const u = this.d.repo.usageSince(chat.platform, userId, since);
     const l = this.d.limits;
+    const chatBytes = this.d.repo.chatUsageSince(chat.platform, chat.chatId, since);
+    if (chatBytes + addBytes > l.quotaChatBytesPerDay)
+      return `This chat has used today's shared allowance (${formatBytes(chatBytes)} of ${formatBytes(l.quotaChatBytesPerDay)}). It resets at 00:00 UTC.`;
     if (u.bytes + addBytes > l.quotaBytesPerDay)
       return `That would go over today's allowance (${formatBytes(u.bytes)} of ${formatBytes(l.quotaBytesPerDay)} used). It resets at 00:00 UTC.`;
     if (u.encodeSec >= l.quotaEncodeSecPerDay)

@@ -230,6 +230,24 @@ export class Repo {
     return { bytes: Number(r?.bytes ?? 0), encodeSec: Number(r?.encodeSec ?? 0) };
   }
 
+  /** Input bytes all members of a chat sent since `sinceMs` (a group's shared allowance). */
+  chatUsageSince(platform: string, chatId: string, sinceMs: number): number {
+    const r = this.db
+      .select({ bytes: sql<number>`coalesce(sum(${jobs.inputBytes}), 0)` })
+      .from(jobs)
+      .innerJoin(sessions, eq(sessions.id, jobs.sessionId))
+      .where(
+        and(
+          eq(sessions.platform, platform),
+          eq(sessions.chatId, chatId),
+          gte(jobs.createdAt, sinceMs),
+          inArray(jobs.status, ['queued', 'running', 'done']),
+        ),
+      )
+      .get();
+    return Number(r?.bytes ?? 0);
+  }
+
   addInstruction(sessionId: string, text: string, intent: Intent | null, jobId: string | null): void {
     this.db.insert(instructions).values({ sessionId, text, intent, jobId, createdAt: this.now() }).run();
   }

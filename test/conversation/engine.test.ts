@@ -113,6 +113,21 @@ describe('conversation engine', () => {
     await port.waitFor((c) => c.kind === 'text' && /give me a minute/u.test(c.text));
   });
 
+  it("refuses a video over the user's or the chat's daily allowance, before downloading it", async () => {
+    const port = new RecordingPort();
+    const svc = await start(port, {
+      VIDSHRINK_QUOTA_MB_PER_DAY: '0.5',
+      VIDSHRINK_QUOTA_CHAT_MB_PER_DAY: '100',
+    });
+    await svc.engine.handle(message('under 1MB', [fileAttachment(basicClip(), 'a.mp4', 600_000)]));
+    await port.waitFor((c) => c.kind === 'text' && /today's allowance/u.test(c.text));
+    const chatCapped = new RecordingPort();
+    const svc2 = await start(chatCapped, { VIDSHRINK_QUOTA_CHAT_MB_PER_DAY: '0.5' });
+    await svc2.engine.handle(message('under 1MB', [fileAttachment(basicClip(), 'a.mp4', 600_000)]));
+    await chatCapped.waitFor((c) => c.kind === 'text' && /shared allowance/u.test(c.text));
+    expect(svc.repo.jobsWithStatus(['queued', 'running', 'done'])).toHaveLength(0);
+  });
+
   it('deletes uploads and results after the retention time, and their links stop working', async () => {
     const port = new RecordingPort('test', {
       maxInboundBytes: 20e6,
