@@ -192,12 +192,12 @@ program
   .description('start the chat service: the web chat (and Telegram/Discord when their tokens are set)')
   .action(async () => {
     try {
-      const { loadServiceConfig } = await import('../config/service.js');
-      const { startService } = await import('../apps/service.js');
-      const svc = await startService(loadServiceConfig(process.env));
-      if (svc.url) stdout.write(`vidshrink web chat: ${svc.url}/\n`);
+      const { runFromEnv } = await import('../apps/run.js');
+      const running = await runFromEnv(process.env);
+      if (running.service.url) stdout.write(`vidshrink web chat: ${running.service.url}/\n`);
+      if (running.telegram) stdout.write('Telegram bot: running\n');
       const shutdown = (): void => {
-        void svc.close().finally(() => process.exit(0));
+        void running.stop().finally(() => process.exit(0));
       };
       process.once('SIGINT', shutdown);
       process.once('SIGTERM', shutdown);
