@@ -707,17 +707,24 @@ export class ConversationEngine {
     if (out.sizeBytes <= port.limits(job.chat).maxOutboundBytes) {
       if (!asDocument) buttons.push({ action: 'as-file', label: 'Send as file', jobId: job.id });
       const thumbnailPath = asDocument ? undefined : await this.thumbnailFor(out);
-      return port.sendFile(job.chat, out.path, {
-        thumbnailPath,
-        caption,
-        fileName: out.originalName,
-        asDocument,
-        width: r.width,
-        height: r.height,
-        durationSec: r.durationSec,
-        replyTo,
-        buttons,
-      });
+      const sent = await port
+        .sendFile(job.chat, out.path, {
+          thumbnailPath,
+          caption,
+          fileName: out.originalName,
+          asDocument,
+          width: r.width,
+          height: r.height,
+          durationSec: r.durationSec,
+          replyTo,
+          buttons,
+        })
+        .catch((e: unknown) => {
+          // The platform refused the upload (a limit lower than it said: Telegram 413, Discord 40005): a link instead.
+          this.d.log.warn({ err: String(e) }, 'file upload refused; sending a link');
+          return null;
+        });
+      if (sent) return sent;
     }
     const link = this.d.links.download(out);
     const input = this.d.repo.file(job.inputFileId, job.sessionId);
@@ -731,7 +738,7 @@ export class ConversationEngine {
         expiresAtMs: link.expiresAtMs,
         beforeUrl: before,
       },
-      { caption, ...(replyTo ? { replyTo } : {}), buttons },
+      { caption, ...(replyTo ? { replyTo } : {}), buttons: buttons.filter((b) => b.action !== 'as-file') },
     );
   }
 

@@ -80,6 +80,17 @@ describe('conversation engine', () => {
     expect((await fetch(forged)).status).toBe(404);
   });
 
+  it('falls back to a link when the platform refuses the upload', async () => {
+    const port = new RecordingPort();
+    port.sendFile = () => Promise.reject(new Error('413 Request Entity Too Large'));
+    const svc = await start(port);
+    await svc.engine.handle(message('under 300KB', [fileAttachment(basicClip())]));
+    const r = await port.waitFor(isResult);
+    if (r.kind !== 'link') throw new Error('expected a link');
+    expect(r.buttons.map((b) => b.action)).not.toContain('as-file');
+    expect((await fetch(r.link.url)).status).toBe(200);
+  });
+
   it('"smaller" refines the last job into a clearly smaller file without a new upload', async () => {
     const port = new RecordingPort();
     const svc = await start(port);
