@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runFromEnv } from '../../src/apps/run.js';
+import { FakeDiscord } from '../fakes/discord.js';
 import { FakeTelegram } from '../fakes/telegram-bot-api.js';
 
 describe('runFromEnv', () => {
@@ -31,6 +32,26 @@ describe('runFromEnv', () => {
     }
   });
 
+  it('logs the Discord bot in when DISCORD_TOKEN and DISCORD_APPLICATION_ID are set', async () => {
+    const fake = await FakeDiscord.start();
+    const dataDir = await mkdtemp(join(tmpdir(), 'vidshrink-run-'));
+    const running = await runFromEnv({
+      VIDSHRINK_DATA_DIR: dataDir,
+      VIDSHRINK_PORT: '0',
+      LOG_LEVEL: 'silent',
+      DISCORD_TOKEN: fake.token,
+      DISCORD_APPLICATION_ID: fake.applicationId,
+      DISCORD_API_URL: fake.restApi,
+    });
+    try {
+      expect(running.discord).not.toBeNull();
+      expect(fake.identifies.map((i) => i.token)).toContain(fake.token);
+    } finally {
+      await running.stop();
+      await fake.close();
+    }
+  });
+
   it('runs without Telegram when no token is set', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'vidshrink-run-'));
     const running = await runFromEnv({
@@ -40,6 +61,7 @@ describe('runFromEnv', () => {
     });
     try {
       expect(running.telegram).toBeNull();
+      expect(running.discord).toBeNull();
     } finally {
       await running.stop();
     }
