@@ -2,7 +2,7 @@
 // only ever looked up together with the session that owns it (issue #4: "one user's files never reachable from
 // another's session").
 import { randomBytes } from 'node:crypto';
-import { and, asc, desc, eq, gte, inArray, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { ChatKind, ChatRef, MessageRef } from '../conversation/types.js';
 import type { Intent } from '../domain/intent.js';
 import type { Db } from './db.js';
@@ -211,6 +211,16 @@ export class Repo {
 
   /** Input bytes and encode seconds a user spent since `sinceMs` (the local backend's daily "credits"). */
   usageSince(platform: string, requesterId: string, sinceMs: number): { bytes: number; encodeSec: number } {
+    return this.usage(platform, eq(jobs.requesterId, requesterId), sinceMs);
+  }
+
+  /** Input bytes all members of a chat sent since `sinceMs` (a group's shared allowance). */
+  chatUsageSince(platform: string, chatId: string, sinceMs: number): number {
+    return this.usage(platform, eq(sessions.chatId, chatId), sinceMs).bytes;
+  }
+
+  /** Jobs that count against an allowance: everything not failed or cancelled. */
+  private usage(platform: string, who: SQL, sinceMs: number): { bytes: number; encodeSec: number } {
     const r = this.db
       .select({
         bytes: sql<number>`coalesce(sum(${jobs.inputBytes}), 0)`,
@@ -221,31 +231,13 @@ export class Repo {
       .where(
         and(
           eq(sessions.platform, platform),
-          eq(jobs.requesterId, requesterId),
+          who,
           gte(jobs.createdAt, sinceMs),
           inArray(jobs.status, ['queued', 'running', 'done']),
         ),
       )
       .get();
     return { bytes: Number(r?.bytes ?? 0), encodeSec: Number(r?.encodeSec ?? 0) };
-  }
-
-  /** Input bytes all members of a chat sent since `sinceMs` (a group's shared allowance). */
-  chatUsageSince(platform: string, chatId: string, sinceMs: number): number {
-    const r = this.db
-      .select({ bytes: sql<number>`coalesce(sum(${jobs.inputBytes}), 0)` })
-      .from(jobs)
-      .innerJoin(sessions, eq(sessions.id, jobs.sessionId))
-      .where(
-        and(
-          eq(sessions.platform, platform),
-          eq(sessions.chatId, chatId),
-          gte(jobs.createdAt, sinceMs),
-          inArray(jobs.status, ['queued', 'running', 'done']),
-        ),
-      )
-      .get();
-    return Number(r?.bytes ?? 0);
   }
 
   addInstruction(sessionId: string, text: string, intent: Intent | null, jobId: string | null): void {
