@@ -3,14 +3,21 @@
 // Chromium with playwright-core. Two generated clips are dropped on the page, compressed "under 300KB", and
 // downloaded through the browser; then the links and the chat boundary are probed from a second browser context.
 // Browser-side snippets are strings: the project's TypeScript has no DOM lib.
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CHROMIUM,
+  cspViolations,
+  HAS_CHROMIUM,
+  launchChromium,
+  openRecorded,
+  sha256,
+  type Opened,
+} from './browser.js';
 import { startService, type Service } from '../../src/apps/service.js';
 import { loadServiceConfig } from '../../src/config/service.js';
 import { formatBytes } from '../../src/domain/units.js';
@@ -19,8 +26,6 @@ import { probe } from '../../src/media/ffprobe.js';
 import { liveProcessGroups } from '../../src/media/run-process.js';
 import { basicClip, rotatedClip } from '../fixtures/generate.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAS_CHROMIUM = existsSync(CHROMIUM);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const CAP = 300_000;
@@ -32,21 +37,6 @@ if (!HAS_CHROMIUM) {
       "Install Debian's Chromium (apt-get install -y --no-install-recommends chromium) to run it; " +
       '`npx playwright install` is not used.',
   );
-}
-
-const sha256 = async (path: string): Promise<string> =>
-  createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
-
-interface Problem {
-  text: string;
-  url: string;
-}
-interface Opened {
-  context: BrowserContext;
-  page: Page;
-  problems: Problem[];
 }
 
 /** The readable half of a signed link token (`base64url(JSON).signature`). */
@@ -63,14 +53,6 @@ function decodeToken(token: string): { body: string; sig: string; wire: Wire } {
   return { body, sig, wire: JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Wire };
 }
 const encodeWire = (w: Wire): string => Buffer.from(JSON.stringify(w), 'utf8').toString('base64url');
-
-/** Records CSP violations (init scripts run before the page's own, outside its CSP). */
-const RECORD_CSP = `
-  window.__csp = [];
-  document.addEventListener('securitypolicyviolation', (e) => {
-    window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
-  });
-`;
 
 /** Records every text each bubble (by data-id) shows, with its buttons, in order. */
 const RECORD_CHANGES = `
@@ -115,10 +97,7 @@ describe.skipIf(!HAS_CHROMIUM)(`web chat against the real service in Chromium ($
       VIDSHRINK_RATE_PER_MINUTE: '100',
     });
     svc = await startService(cfg, { listenPort: 0 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -131,16 +110,7 @@ describe.skipIf(!HAS_CHROMIUM)(`web chat against the real service in Chromium ($
   const base = (): string => svc.url ?? '';
 
   async function open(viewport: { width: number; height: number }): Promise<Opened> {
-    const context = await browser.newContext({ viewport, acceptDownloads: true });
-    await context.addInitScript(RECORD_CSP);
-    const page = await context.newPage();
-    const problems: Problem[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || /Content Security Policy/iu.test(m.text())) {
-        problems.push({ text: m.text(), url: m.location().url });
-      }
-    });
-    page.on('pageerror', (e) => problems.push({ text: `uncaught: ${e.message}`, url: '' }));
+    const { context, page, problems } = await openRecorded(browser, viewport);
     await page.goto(`${base()}/`);
     await page.evaluate(RECORD_CHANGES);
     // server.ts flushes the SSE headers at once, so the page says it is live.
@@ -150,7 +120,7 @@ describe.skipIf(!HAS_CHROMIUM)(`web chat against the real service in Chromium ($
 
   /** No console errors, no uncaught exceptions, no CSP violations. */
   async function expectClean(o: Opened): Promise<void> {
-    expect(await o.page.evaluate<string[]>('window.__csp')).toEqual([]);
+    expect(await cspViolations(o.page)).toEqual([]);
     expect(o.problems).toEqual([]);
   }
 

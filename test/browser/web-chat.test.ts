@@ -2,20 +2,27 @@
 // createWebServer + WebChatPort with a scripted engine and a minimal tus route (./harness.ts).
 // Browser-side snippets are strings: the project's TypeScript has no DOM lib.
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CHROMIUM,
+  cspViolations,
+  HAS_CHROMIUM,
+  launchChromium,
+  openRecorded,
+  sha256,
+  type Opened,
+  type Problem,
+} from './browser.js';
 import { formatBytes } from '../../src/domain/units.js';
 import { startHarness, type Harness, type TusRequest } from './harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAS_CHROMIUM = existsSync(CHROMIUM);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const CHUNK = 8 * 1024 * 1024;
@@ -28,28 +35,6 @@ if (!HAS_CHROMIUM) {
 }
 
 const run = promisify(execFile);
-const sha256 = async (path: string): Promise<string> =>
-  createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
-
-interface Problem {
-  text: string;
-  url: string;
-}
-interface Opened {
-  context: BrowserContext;
-  page: Page;
-  problems: Problem[];
-}
-
-/** Records CSP violations (init scripts run before the page's own, outside its CSP). */
-const RECORD_CSP = `
-  window.__csp = [];
-  document.addEventListener('securitypolicyviolation', (e) => {
-    window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
-  });
-`;
 
 /** Records every text each bubble (by data-id) shows and every upload progress value, in order. */
 const RECORD_CHANGES = `
@@ -100,10 +85,7 @@ describe.skipIf(!HAS_CHROMIUM)(`web chat page in Chromium (${CHROMIUM})`, () => 
     clips.big = join(dir, 'big.mp4');
     await writeFile(clips.big, randomBytes(CHUNK + 1024 * 1024 + 123));
     h = await startHarness(join(dir, 'server'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -113,16 +95,7 @@ describe.skipIf(!HAS_CHROMIUM)(`web chat page in Chromium (${CHROMIUM})`, () => 
   });
 
   async function open(viewport: { width: number; height: number }): Promise<Opened> {
-    const context = await browser.newContext({ viewport, acceptDownloads: true });
-    await context.addInitScript(RECORD_CSP);
-    const page = await context.newPage();
-    const problems: Problem[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || /Content Security Policy/iu.test(m.text())) {
-        problems.push({ text: m.text(), url: m.location().url });
-      }
-    });
-    page.on('pageerror', (e) => problems.push({ text: `uncaught: ${e.message}`, url: '' }));
+    const { context, page, problems } = await openRecorded(browser, viewport);
     await page.goto(h.url);
     // Not waiting for "Connected": server.ts flushes the SSE headers only with the first event or keep-alive (15 s).
     await page.evaluate(RECORD_CHANGES);
@@ -131,7 +104,7 @@ describe.skipIf(!HAS_CHROMIUM)(`web chat page in Chromium (${CHROMIUM})`, () => 
 
   /** No console errors, no uncaught exceptions, no CSP violations (minus `allowed`, which must match). */
   async function expectClean(o: Opened, allowed: (p: Problem) => boolean = () => false): Promise<void> {
-    const csp = await o.page.evaluate<string[]>('window.__csp');
+    const csp = await cspViolations(o.page);
     expect(csp).toEqual([]);
     expect(o.problems.filter((p) => !allowed(p))).toEqual([]);
   }
