@@ -167,6 +167,9 @@ export function metricArgs(args: {
  * measured". Both sides seek accurately (decode-and-discard to the window) so frames align; the source keeps
  * ffmpeg's autorotate, like the real encode.
  */
+/** Read past a window's end: covers the mid-frame seek snap and a few frames of decoder delay. */
+const WINDOW_SLACK_SEC = 0.25;
+
 export function outputMetricArgs(args: {
   output: string;
   source: string;
@@ -229,6 +232,9 @@ export function outputMetricArgs(args: {
     ];
   }
   const inputs: string[] = [];
+  // Each input is read only a little past its window: with 1 s of slack the 1080p60 pan's HEVC source decoded twice
+  // the frames the comparison uses, half of the verify stage's CPU (BENCHMARKS.md, "Verify cost").
+  const readSec = (w: SampleWindow): string => seconds(w.durationSec + WINDOW_SLACK_SEC);
   // Seek to the middle of a frame interval: a seek point on a frame boundary lands on either neighbour depending on
   // rounding, which misaligned whole windows in our tests.
   const snap = (t: number): number => (Math.round(t * args.sourceFps) + 0.5) / args.sourceFps;
@@ -239,7 +245,7 @@ export function outputMetricArgs(args: {
       '-ss',
       at,
       '-t',
-      seconds(w.durationSec + 1),
+      readSec(w),
       '-i',
       fileUrl(args.output),
     );
@@ -250,7 +256,7 @@ export function outputMetricArgs(args: {
       '-ss',
       seconds(snap(w.startSec)),
       '-t',
-      seconds(w.durationSec + 1),
+      readSec(w),
       '-i',
       fileUrl(args.source),
     );
