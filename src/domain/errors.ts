@@ -158,6 +158,109 @@ export const ERRORS = {
     retryable: false,
     message: () => 'This link has expired. Ask the bot in your chat for a new one.',
   },
+  // NemoVideo cloud backend (issue #6; codes and advice from chatbot-anchors.md §4.7 and the seed's error table).
+  NEMO_TOKEN_INVALID: {
+    exitCode: 1,
+    httpStatus: 502,
+    retryable: false,
+    message: () =>
+      "The NemoVideo cloud rejected this bot's access token (NEMO_TOKEN is invalid, expired or revoked). The operator needs to create a new token in NemoVideo (Settings → API Tokens), or unset NEMO_TOKEN to use a free anonymous one.",
+  },
+  NEMO_AUTH_FAILED: {
+    exitCode: 1,
+    httpStatus: 502,
+    retryable: true,
+    message: (d) => `I couldn't sign in to the NemoVideo cloud (${s(d.reason)}). Try again in a few minutes.`,
+  },
+  NEMO_SESSION_GONE: {
+    exitCode: 1,
+    httpStatus: 410,
+    retryable: true,
+    message: () => 'The cloud editing session has ended. Send the video again to start a new one.',
+  },
+  NEMO_NO_CREDITS: {
+    exitCode: 2,
+    httpStatus: 402,
+    retryable: false,
+    message: (d) =>
+      typeof d.registerUrl === 'string'
+        ? `The free NemoVideo credits are used up. Register for free at ${d.registerUrl} to keep this project and get more credits, then try again.`
+        : 'The NemoVideo account is out of credits. Top up the credits in the NemoVideo account, then try again.',
+  },
+  NEMO_PLAN_BLOCKED: {
+    exitCode: 2,
+    httpStatus: 402,
+    retryable: false,
+    message: () =>
+      'The cloud export is blocked on the free NemoVideo plan. This is a subscription limit, not a lack of credits: upgrade the NemoVideo plan to export there.',
+  },
+  NEMO_RATE_LIMITED: {
+    exitCode: 1,
+    httpStatus: 429,
+    retryable: true,
+    message: () => 'The NemoVideo cloud is limiting requests right now. Wait a minute and try again.',
+  },
+  NEMO_UNREACHABLE: {
+    exitCode: 1,
+    httpStatus: 502,
+    retryable: true,
+    message: (d) =>
+      `I can't reach the NemoVideo cloud right now (${s(d.reason)}). Try again in a few minutes.`,
+  },
+  NEMO_BAD_RESPONSE: {
+    exitCode: 1,
+    httpStatus: 502,
+    retryable: true,
+    message: (d) =>
+      `The NemoVideo cloud sent an answer I don't understand (${s(d.reason)}). Try again; if it keeps happening, tell the operator.`,
+  },
+  NEMO_REJECTED: {
+    exitCode: 1,
+    httpStatus: 502,
+    retryable: false,
+    message: (d) =>
+      `The NemoVideo cloud refused the request (${s(d.reason)}). Try rephrasing it, or send the video again.`,
+  },
+  NEMO_UNSUPPORTED: {
+    exitCode: 3,
+    httpStatus: 415,
+    retryable: false,
+    message: () =>
+      "The cloud editor doesn't accept that file type. Send the video as MP4, MOV, AVI, MKV or WebM.",
+  },
+  NEMO_TOO_LARGE: {
+    exitCode: 3,
+    httpStatus: 413,
+    retryable: false,
+    message: () =>
+      'That file is too big for the cloud editor (its limit is about 500 MB). Trim it or split it into shorter parts and send them one at a time.',
+  },
+  NEMO_RENDER_FAILED: {
+    exitCode: 1,
+    httpStatus: 502,
+    retryable: true,
+    message: (d) => `The cloud export failed (${s(d.reason)}). Try again.`,
+  },
+  NEMO_RENDER_TIMEOUT: {
+    exitCode: 1,
+    httpStatus: 504,
+    retryable: true,
+    message: (d) => `The cloud export didn't finish within ${s(d.minutes)} minutes. Try again later.`,
+  },
+  NEMO_DOWNLOAD_FAILED: {
+    exitCode: 1,
+    httpStatus: 502,
+    retryable: true,
+    message: (d) =>
+      `The video was exported, but I couldn't download it from the cloud (${s(d.reason)}). Try again.`,
+  },
+  NEMO_OUTPUT_TOO_LARGE: {
+    exitCode: 2,
+    httpStatus: 502,
+    retryable: false,
+    message: (d) =>
+      `The cloud's result is larger than ${s(d.limitText)}, so I stopped downloading it. Ask for a smaller size or a shorter clip.`,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
