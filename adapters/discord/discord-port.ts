@@ -20,6 +20,7 @@ import {
   type REST,
 } from 'discord.js';
 import type { Logger } from '../../src/conversation/engine.js';
+import { BUTTON_ACTIONS } from '../../src/conversation/types.js';
 import type {
   AdapterLimits,
   Button,
@@ -42,7 +43,6 @@ export const MIN_EDIT_INTERVAL_MS = 5000;
 /** message.mdx: content is at most 2000 characters. */
 const MAX_CONTENT = 2000;
 const CUSTOM_ID_PREFIX = 'vs';
-const BUTTON_ACTIONS: readonly ButtonAction[] = ['cancel', 'smaller', 'better', 'as-file'];
 
 /** Codes that mean "this interaction token can no longer be used" (opcodes-and-status-codes.mdx). */
 const DEAD_TOKEN_CODES = new Set<number>([
@@ -59,7 +59,7 @@ export function customId(action: ButtonAction, jobId: string): string {
 export function parseCustomId(id: string): { action: ButtonAction; jobId: string } | null {
   const m = /^vs:([a-z-]+):([\w-]{1,64})$/u.exec(id);
   const action = m?.[1] as ButtonAction | undefined;
-  if (!m?.[2] || !action || !BUTTON_ACTIONS.includes(action)) return null;
+  if (!m?.[2] || !action || !(BUTTON_ACTIONS as readonly string[]).includes(action)) return null;
   return { action, jobId: m[2] };
 }
 

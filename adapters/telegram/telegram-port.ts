@@ -43,7 +43,13 @@ const MAX_TEXT = 4096;
 const MAX_CAPTION = 1024;
 
 /** Compact callback_data ("1-64 bytes", bots/api InlineKeyboardButton): one letter for the action, then the job id. */
-const ACTION_CODE: Record<ButtonAction, string> = { cancel: 'c', smaller: 's', better: 'b', 'as-file': 'f' };
+const ACTION_CODE: Record<ButtonAction, string> = {
+  cancel: 'c',
+  smaller: 's',
+  better: 'b',
+  'as-file': 'f',
+  local: 'l',
+};
 const CODE_ACTION = new Map<string, ButtonAction>(
   Object.entries(ACTION_CODE).map(([a, c]) => [c, a as ButtonAction]),
 );

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { InboundAttachment, InboundMessage } from '../../src/conversation/types.js';
+import { BUTTON_ACTIONS, type InboundAttachment, type InboundMessage } from '../../src/conversation/types.js';
 import type { WebChatPort, WebEvent } from './web-port.js';
 
 export interface CompletedUpload {
@@ -47,7 +47,7 @@ const messageBody = z.object({
   uploads: z.array(z.string().max(128)).max(20).default([]),
 });
 const buttonBody = z.object({
-  action: z.enum(['cancel', 'smaller', 'better', 'as-file']),
+  action: z.enum(BUTTON_ACTIONS),
   jobId: z.string().min(10).max(64),
 });
 

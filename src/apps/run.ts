@@ -3,6 +3,7 @@
 import { pino } from 'pino';
 import { createDiscordBot } from '../../adapters/discord/discord-bot.js';
 import { createTelegram, type Telegram } from '../../adapters/telegram/telegram-bot.js';
+import { loadNemoConfig } from '../config/nemo.js';
 import { loadServiceConfig } from '../config/service.js';
 import { startService, type Service } from './service.js';
 
@@ -44,7 +45,11 @@ export async function runFromEnv(env: NodeJS.ProcessEnv): Promise<Running> {
         })
       : null;
   const ports = [...(telegram ? [telegram.port] : []), ...(discord ? [discord.port] : [])];
-  const service = await startService(cfg, { logger: log, ports });
+  const service = await startService(cfg, {
+    logger: log,
+    ports,
+    ...(cfg.backend === 'nemo' ? { nemo: { config: loadNemoConfig(env) } } : {}),
+  });
   try {
     await telegram?.start(service.engine);
     await discord?.start(service.engine);

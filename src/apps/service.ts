@@ -12,6 +12,10 @@ import { registerUploadRoute, sweepExpiredUploads } from '../../adapters/web/htt
 import type { Backend } from '../backends/backend.js';
 import type { ChatPort } from '../conversation/types.js';
 import { localBackend } from '../backends/local.js';
+import { NemoClient, type NemoClientOptions } from '../backends/nemo/client.js';
+import { nemoBackend } from '../backends/nemo-backend.js';
+import { kvTokenStore, sessionRowCloudStore } from '../backends/nemo-stores.js';
+import { nemoClientOptions, type NemoConfig } from '../config/nemo.js';
 import { makeThumbnail } from '../media/thumbnail.js';
 import type { ServiceConfig } from '../config/service.js';
 import {
@@ -47,6 +51,8 @@ export interface ServiceOverrides {
   /** Listen on this port (0 = random, for tests). */
   listenPort?: number;
   now?: () => number;
+  /** VIDSHRINK_BACKEND=nemo: the cloud client's configuration (loadNemoConfig) and, for tests, client options. */
+  nemo?: { config: NemoConfig; client?: NemoClientOptions; recoveryPollMs?: number };
 }
 
 /** HMAC key for links: from VIDSHRINK_SECRET, else generated once and kept (0600) in the data directory. */
@@ -98,10 +104,30 @@ export async function startService(cfg: ServiceConfig, o: ServiceOverrides = {})
     },
   };
 
+  const local = localBackend();
+  let nemo: NemoClient | null = null;
+  let backend = o.backend ?? local;
+  if (!o.backend && cfg.backend === 'nemo') {
+    if (!o.nemo) throw new Error('VIDSHRINK_BACKEND=nemo needs the NemoVideo configuration');
+    nemo = new NemoClient(o.nemo.config, kvTokenStore(repo), {
+      log: (msg, fields) => log.info(fields ?? {}, msg),
+      ...nemoClientOptions(o.nemo.config),
+      ...o.nemo.client,
+    });
+    backend = nemoBackend({
+      client: nemo,
+      sessions: sessionRowCloudStore(repo),
+      local,
+      maxOutputBytes: o.nemo.config.maxOutputBytes,
+      ...(o.nemo.recoveryPollMs !== undefined ? { recoveryPollMs: o.nemo.recoveryPollMs } : {}),
+    });
+  }
+
   const engine = new ConversationEngine({
     repo,
     queue,
-    backend: o.backend ?? localBackend(),
+    backend,
+    ...(backend.name === 'nemo' ? { local } : {}),
     files: localFileStore(cfg.filesDir),
     links,
     fetchUrl:
@@ -191,7 +217,7 @@ export async function startService(cfg: ServiceConfig, o: ServiceOverrides = {})
   uploadSweep.unref();
   for (const p of o.ports ?? []) engine.registerPort(p);
   await engine.start();
-  log.info({ url, backend: o.backend?.name ?? 'local' }, 'vidshrink is running');
+  log.info({ url, backend: backend.name }, 'vidshrink is running');
 
   return {
     engine,
@@ -204,6 +230,7 @@ export async function startService(cfg: ServiceConfig, o: ServiceOverrides = {})
       clearInterval(uploadSweep);
       await engine.stop();
       await web?.close();
+      await nemo?.close();
       db.close();
     },
   };

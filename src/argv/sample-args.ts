@@ -240,15 +240,7 @@ export function outputMetricArgs(args: {
   const snap = (t: number): number => (Math.round(t * args.sourceFps) + 0.5) / args.sourceFps;
   for (const w of args.windows) {
     const at = seconds(Math.max(0, snap(w.startSec) - args.trimStartSec + args.outputOffsetSec));
-    inputs.push(
-      ...hardenedInputArgs(),
-      '-ss',
-      at,
-      '-t',
-      readSec(w),
-      '-i',
-      fileUrl(args.output),
-    );
+    inputs.push(...hardenedInputArgs(), '-ss', at, '-t', readSec(w), '-i', fileUrl(args.output));
   }
   for (const w of args.windows) {
     inputs.push(

@@ -11,6 +11,12 @@ export interface BackendSession {
   language: string | null;
 }
 
+/** Per-job backend memory that survives a restart (stored with the job): the cloud's render id, for one. */
+export interface JobStateStore {
+  get(): unknown;
+  set(value: unknown): void;
+}
+
 export interface Backend {
   readonly name: 'local' | 'nemo';
   /** Probe and plan without encoding: the "Got it — …" reply that must come within a second. */
@@ -25,5 +31,11 @@ export interface Backend {
     outputPath: string;
     signal: AbortSignal;
     session: BackendSession;
+    /** The job's id (stable across restarts) and the person's own words, for a backend that takes text. */
+    jobId?: string;
+    instruction?: string;
+    state?: JobStateStore;
   }): AsyncGenerator<PipelineEvent, void>;
+  /** The `credits` command's answer for this backend (the cloud's balance); omitted: the local allowance only. */
+  credits?(session: BackendSession, signal: AbortSignal): Promise<string>;
 }

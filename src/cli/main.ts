@@ -11,6 +11,15 @@ import { askLlmForIntent } from '../llm/llm-intent.js';
 import { probe } from '../media/ffprobe.js';
 import { runJob } from '../pipeline/run-job.js';
 import { describeInfo, describePlan, renderJson, TtyRenderer, type Out } from './render.js';
+import type { Backend } from '../backends/backend.js';
+import { localBackend } from '../backends/local.js';
+import { NemoClient } from '../backends/nemo/client.js';
+import { nemoBackend, type CloudSessionStore } from '../backends/nemo-backend.js';
+import { kvTokenStore } from '../backends/nemo-stores.js';
+import { loadNemoConfig, nemoClientOptions } from '../config/nemo.js';
+import { loadServiceConfig } from '../config/service.js';
+import { migrateDb, openDb } from '../storage/db.js';
+import { Repo } from '../storage/repo.js';
 
 const stdout: Out = { write: (s) => void process.stdout.write(s), isTTY: process.stdout.isTTY };
 const stderr: Out = { write: (s) => void process.stderr.write(s), isTTY: process.stderr.isTTY };
@@ -91,40 +100,90 @@ program
   .option('-o, --output <file>', 'output file (one input only)')
   .option('--out-dir <dir>', 'folder for outputs (default: next to each input)')
   .option('--json', 'one JSON event per line, ending with a done or error object')
-  .action(async (args: string[], o: { output?: string; outDir?: string; json?: boolean }) => {
-    const json = o.json === true;
-    const { inputs, instruction } = splitArgs(args);
-    let intent: Intent;
-    try {
-      intent = await understand(instruction);
-      if (o.output && inputs.length > 1)
-        throw new AppError('USAGE', { reason: '-o takes one input; use --out-dir for several' });
-      for (const i of inputs)
-        if (o.output && resolve(o.output) === resolve(i))
-          throw new AppError('USAGE', { reason: 'the output would overwrite the input' });
-    } catch (e) {
-      fail(e, json);
-    }
-    const ac = new AbortController();
-    process.once('SIGINT', () => ac.abort());
-    process.once('SIGTERM', () => ac.abort());
-    let worst = 0;
-    for (const input of inputs) {
-      const output = o.output ? resolve(o.output) : outputPathFor(input, intent, o.outDir);
-      if (!json && inputs.length > 1) stdout.write(`\n${input}\n`);
-      const onInternalError = debug
-        ? (e: AppError): void => void stderr.write(`${JSON.stringify(e.internal, null, 2)}\n`)
-        : undefined;
-      const code = await consume(
-        runJob({ input, intent, output, signal: ac.signal, ...(onInternalError ? { onInternalError } : {}) }),
-        input,
-        json,
-      );
-      worst = Math.max(worst, code);
-      if (ac.signal.aborted) break;
-    }
-    process.exitCode = worst;
+  .option('--backend <name>', 'local (this machine, the default) or nemo (the NemoVideo cloud)', 'local')
+  .action(
+    async (args: string[], o: { output?: string; outDir?: string; json?: boolean; backend?: string }) => {
+      const json = o.json === true;
+      const { inputs, instruction } = splitArgs(args);
+      let intent: Intent;
+      try {
+        intent = await understand(instruction);
+        if (o.output && inputs.length > 1)
+          throw new AppError('USAGE', { reason: '-o takes one input; use --out-dir for several' });
+        for (const i of inputs)
+          if (o.output && resolve(o.output) === resolve(i))
+            throw new AppError('USAGE', { reason: 'the output would overwrite the input' });
+      } catch (e) {
+        fail(e, json);
+      }
+      if (o.backend !== 'local' && o.backend !== 'nemo')
+        fail(new AppError('USAGE', { reason: '--backend is local or nemo' }), json);
+      const ac = new AbortController();
+      process.once('SIGINT', () => ac.abort());
+      process.once('SIGTERM', () => ac.abort());
+      const cloud = o.backend === 'nemo' ? openCloud() : null;
+      let worst = 0;
+      for (const input of inputs) {
+        const output = o.output ? resolve(o.output) : outputPathFor(input, intent, o.outDir);
+        if (!json && inputs.length > 1) stdout.write(`\n${input}\n`);
+        const onInternalError = debug
+          ? (e: AppError): void => void stderr.write(`${JSON.stringify(e.internal, null, 2)}\n`)
+          : undefined;
+        const events = cloud
+          ? cloud.backend.run({
+              inputPath: input,
+              intent,
+              outputPath: output,
+              signal: ac.signal,
+              session: { id: 'cli', language: null },
+              instruction,
+            })
+          : runJob({
+              input,
+              intent,
+              output,
+              signal: ac.signal,
+              ...(onInternalError ? { onInternalError } : {}),
+            });
+        const code = await consume(events, input, json);
+        worst = Math.max(worst, code);
+        if (ac.signal.aborted) break;
+      }
+      await cloud?.close();
+      process.exitCode = worst;
+    },
+  );
+
+/**
+ * `--backend nemo`: the same cloud path as the chat service, without a chat. The anonymous client id and token live
+ * in the service's database (VIDSHRINK_DATA_DIR), so the CLI and the bot share one NemoVideo account; each run
+ * opens its own cloud session.
+ */
+function openCloud(): { backend: Backend; close(): Promise<void> } {
+  const nemoCfg = loadNemoConfig(process.env);
+  const db = openDb(loadServiceConfig(process.env).dbPath);
+  migrateDb(db.db);
+  const repo = new Repo(db.db);
+  const client = new NemoClient(nemoCfg, kvTokenStore(repo), nemoClientOptions(nemoCfg));
+  const cloudSessions = new Map<string, { taskId: string; sessionId: string }>();
+  const sessions: CloudSessionStore = {
+    get: (id) => cloudSessions.get(id) ?? null,
+    set: (id, s) => void (s ? cloudSessions.set(id, s) : cloudSessions.delete(id)),
+  };
+  const backend = nemoBackend({
+    client,
+    sessions,
+    local: localBackend(),
+    maxOutputBytes: nemoCfg.maxOutputBytes,
   });
+  return {
+    backend,
+    async close() {
+      await client.close();
+      db.close();
+    },
+  };
+}
 
 program
   .command('plan')

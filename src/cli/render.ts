@@ -39,6 +39,10 @@ export class TtyRenderer {
       case 'heartbeat':
         if (this.out.isTTY) this.status(`⏳ Still working… ${formatDuration(e.elapsedSec)}`);
         break;
+      case 'note':
+        this.clear();
+        this.line(e.text);
+        break;
       case 'attempt':
         this.clear();
         if (e.action !== 'accept') this.line(`  attempt ${e.n}: ${formatBytes(e.sizeBytes)} — ${e.reason}`);

@@ -80,6 +80,11 @@ export interface EngineDeps {
   repo: Repo;
   queue: JobQueue<QueuePayload>;
   backend: Backend;
+  /**
+   * The local engine, when `backend` is the cloud: a job the cloud cannot take (out of credits, unreachable) is
+   * offered here instead (issue #6, "Hybrid").
+   */
+  local?: Backend;
   files: FileStorePort;
   links: LinkPort;
   fetchUrl: UrlFetcher;
@@ -89,6 +94,20 @@ export interface EngineDeps {
   /** Writes a small JPEG preview of a result for platforms that show one (Telegram sendVideo). */
   thumbnail?: (videoPath: string, outPath: string) => Promise<void>;
 }
+
+/** Cloud failures the local engine can step in for (issue #6, "Hybrid"). */
+const OFFER_LOCAL = new Set<string>([
+  'NEMO_NO_CREDITS',
+  'NEMO_PLAN_BLOCKED',
+  'NEMO_UNREACHABLE',
+  'NEMO_RATE_LIMITED',
+  'NEMO_RENDER_FAILED',
+  'NEMO_RENDER_TIMEOUT',
+  'NEMO_AUTH_FAILED',
+  'NEMO_TOKEN_INVALID',
+  'NEMO_BAD_RESPONSE',
+]);
+const OFFER_LOCAL_TEXT = 'I can compress it on this server instead — tap “Compress here instead”.';
 
 const URL_RE = /\bhttps?:\/\/[^\s<>"']+/giu;
 const AS_FILE_RE = /\b(?:send\s+)?as\s+(?:a\s+)?(?:file|document)\b/iu;
@@ -193,7 +212,7 @@ export class ConversationEngine {
         await this.cancelLatest(msg, session, port);
         return;
       case 'credits':
-        await port.sendText(msg.chat, this.creditsText(session), { replyTo: msg.messageId });
+        await port.sendText(msg.chat, await this.creditsReply(session), { replyTo: msg.messageId });
         return;
       case 'export':
         await this.exportLast(msg, session, port, false);
@@ -352,11 +371,13 @@ export class ConversationEngine {
       parentJobId: string | null;
       fresh: boolean;
       asDocument?: boolean;
+      backend?: 'local';
     },
   ): Promise<void> {
     let preview: { plan: EncodePlan; info: Awaited<ReturnType<Backend['preview']>>['info'] };
+    const backend = (j.backend === 'local' ? this.d.local : undefined) ?? this.d.backend;
     try {
-      preview = await this.d.backend.preview(j.inputPath, j.intent, AbortSignal.timeout(30_000));
+      preview = await backend.preview(j.inputPath, j.intent, AbortSignal.timeout(30_000));
     } catch (e) {
       const err = toAppError(e);
       // A file that is not a video is not kept; an impossible ask keeps the video so a follow-up can fix the ask.
@@ -376,6 +397,7 @@ export class ConversationEngine {
       parentJobId: j.parentJobId,
       asDocument: j.asDocument ?? false,
       replyTo: msg.messageId || null,
+      backend: j.backend ?? null,
     });
     const header = planReply(preview.info, preview.plan, j.fileName) + (j.hint ? `\n${HINT}` : '');
     const ref = await port.sendText(msg.chat, header, {
@@ -500,7 +522,39 @@ export class ConversationEngine {
       case 'as-file':
         await this.deliver(job, port, true);
         return;
+      case 'local':
+        await this.runLocally(msg, owner, port, job);
+        return;
     }
+  }
+
+  /** "Compress here instead": the same video and request, on the local engine (offered after a cloud failure). */
+  private async runLocally(
+    msg: InboundMessage,
+    session: SessionRow,
+    port: ChatPort,
+    job: JobRow,
+  ): Promise<void> {
+    const input = this.d.repo.file(job.inputFileId, job.sessionId);
+    if (!this.d.local || job.status !== 'failed' || !input) {
+      await port.sendText(msg.chat, 'That video is no longer waiting for a retry.', {
+        replyTo: msg.messageId,
+      });
+      return;
+    }
+    await this.startJob({ ...msg, sender: { ...msg.sender, id: job.requesterId } }, session, port, {
+      inputPath: input.path,
+      fileId: input.id,
+      fileName: input.originalName,
+      sizeBytes: input.sizeBytes,
+      text: job.instruction,
+      intent: job.intent,
+      hint: false,
+      parentJobId: job.id,
+      fresh: false,
+      asDocument: job.asDocument,
+      backend: 'local',
+    });
   }
 
   // ---------------------------------------------------------------- commands
@@ -525,6 +579,23 @@ export class ConversationEngine {
       }
     }
     return lines.join('\n');
+  }
+
+  private async creditsReply(session: SessionRow): Promise<string> {
+    const local = this.creditsText(session);
+    const backend = this.d.backend;
+    if (!backend.credits) return local;
+    try {
+      const cloud = await backend.credits(
+        { id: session.id, language: session.language },
+        AbortSignal.timeout(15_000),
+      );
+      return `${cloud}
+${local}`;
+    } catch (e) {
+      return `${toAppError(e).message}
+${local}`;
+    }
   }
 
   private creditsText(session: SessionRow): string {
@@ -625,17 +696,25 @@ export class ConversationEngine {
     const outId = newId();
     const outPath = await this.d.files.pathFor(outId, `.${job.intent.container ?? 'mp4'}`);
     let result: JobResult | null = null;
+    const backend = (job.backend === 'local' ? this.d.local : undefined) ?? this.d.backend;
     try {
-      for await (const e of this.d.backend.run({
+      for await (const e of backend.run({
         inputPath: input.path,
         intent: job.intent,
         outputPath: outPath,
         signal,
         session: { id: session.id, language: session.language },
+        jobId: job.id,
+        instruction: job.instruction,
+        state: {
+          get: () => this.d.repo.job(job.id)?.backendState ?? null,
+          set: (value) => this.d.repo.updateJob(job.id, { backendState: value }),
+        },
       })) {
         entry.view = foldProgress(entry.view, e);
         if (e.type === 'done') result = e.result;
         else if (e.type === 'error') throw new AppError(e.error.code, e.error.details);
+        else if (e.type === 'note') await this.note(port, job, e.text);
         else pm.update(progressText(entry.view), buttons);
       }
       if (!result)
@@ -648,7 +727,7 @@ export class ConversationEngine {
         return;
       }
       // Interrupted by shutdown: leave the job to be resumed; everything else is reported and final.
-      await this.failJob(job, pm, entry.view, err);
+      await this.failJob(job, pm, entry.view, err, backend === this.d.backend ? this.d.local : undefined);
       return;
     }
     const stored = toStored(result, input.sizeBytes);
@@ -679,15 +758,33 @@ export class ConversationEngine {
     if (done) await this.deliver(done, port, done.asDocument);
   }
 
-  private async failJob(job: JobRow, pm: ProgressMessage, view: ProgressView, err: AppError): Promise<void> {
+  private async failJob(
+    job: JobRow,
+    pm: ProgressMessage,
+    view: ProgressView,
+    err: AppError,
+    fallback?: Backend,
+  ): Promise<void> {
     if (err.code === 'INTERNAL') this.d.log.error({ code: err.code, internal: err.internal }, 'job failed');
     this.d.repo.updateJob(job.id, {
       status: 'failed',
       finishedAt: this.now(),
       error: { code: err.code, message: err.message },
     });
-    await pm.finish(`${view.header}\n\n${failureText(err.message)}`, []);
+    // Issue #6: "if the cloud is unreachable or out of credits and the local engine is available, offer it".
+    const offer = fallback !== undefined && OFFER_LOCAL.has(err.code);
+    const text = `${view.header}\n\n${failureText(err.message)}${offer ? `\n${OFFER_LOCAL_TEXT}` : ''}`;
+    await pm.finish(text, offer ? [{ action: 'local', label: 'Compress here instead', jobId: job.id }] : []);
     this.live.delete(job.id);
+  }
+
+  /** The backend's words for the person (the cloud agent's reply, a timeline summary) as their own message. */
+  private async note(port: ChatPort, job: JobRow, text: string): Promise<void> {
+    try {
+      await port.sendText(job.chat, text, job.replyTo ? { replyTo: job.replyTo } : {});
+    } catch (e) {
+      this.d.log.warn({ err: String(e), jobId: job.id }, 'note not sent');
+    }
   }
 
   /** The result as a new message (edits do not notify): the file when it fits the platform, else a link. */
@@ -801,7 +898,7 @@ function toStored(r: JobResult, inputBytes: number): StoredResult {
     durationSec: r.durationSec,
     videoCodec: r.videoCodec,
     audioCodec: r.audioCodec,
-    verdict: r.quality.verdict,
+    verdict: r.quality.verdict === 'not measured' ? null : r.quality.verdict,
     ssim: r.quality.ssim,
     capBytes: r.capBytes,
     attempts: r.attempts,

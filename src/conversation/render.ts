@@ -61,6 +61,10 @@ const STAGE_WORDS: Record<Stage, string> = {
   encode: 'Compressing',
   verify: 'Checking the result',
   deliver: 'Saving',
+  upload: 'Sending the video to the cloud',
+  edit: 'The cloud editor is working',
+  render: 'Rendering in the cloud',
+  download: 'Fetching the result',
 };
 
 /** A 10-cell text bar: "▓▓▓▓░░░░░░". */
@@ -118,6 +122,7 @@ export function foldProgress(v: ProgressView, e: PipelineEvent): ProgressView {
       return { ...v, attempt: e.n + (e.action === 'retry-lower' || e.action === 'retry-higher' ? 1 : 0) };
     case 'probe':
     case 'plan':
+    case 'note':
     case 'done':
     case 'error':
       return v;

@@ -55,7 +55,9 @@ export interface InboundMessage {
   button?: { action: ButtonAction; jobId: string } | undefined;
 }
 
-export type ButtonAction = 'cancel' | 'smaller' | 'better' | 'as-file';
+/** 'local': run a job the cloud could not take (no credits, unreachable) on the local engine instead (issue #6). */
+export const BUTTON_ACTIONS = ['cancel', 'smaller', 'better', 'as-file', 'local'] as const;
+export type ButtonAction = (typeof BUTTON_ACTIONS)[number];
 
 export interface Button {
   action: ButtonAction;

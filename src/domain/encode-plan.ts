@@ -62,8 +62,9 @@ export interface QualityEstimate {
   verdict: QualityVerdict;
 }
 
+/** 'not measured': a file made elsewhere (the NemoVideo cloud) and only checked for size, duration and decoding. */
 export type QualityVerdict =
-  'identical' | 'looks the same' | 'minor softening' | 'visible loss' | 'heavy loss';
+  'identical' | 'looks the same' | 'minor softening' | 'visible loss' | 'heavy loss' | 'not measured';
 
 export interface Estimate {
   sizeBytes: number;

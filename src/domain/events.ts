@@ -4,7 +4,9 @@ import type { EncodePlan, QualityEstimate } from './encode-plan.js';
 import type { ErrorCode } from './errors.js';
 import type { MediaInfo } from './media-info.js';
 
-export type Stage = 'probe' | 'plan' | 'sample' | 'encode' | 'verify' | 'deliver';
+/** The cloud backend (issue #6) adds its own stages: sending the file, the agent's edit, the render, fetching it. */
+export type Stage =
+  'probe' | 'plan' | 'sample' | 'encode' | 'verify' | 'deliver' | 'upload' | 'edit' | 'render' | 'download';
 
 export interface JobResult {
   inputPath: string;
@@ -47,6 +49,8 @@ export type PipelineEvent =
       pass: number | null;
       attempt: number;
     }
+  /** Words for the person, from the backend: the cloud agent's reply, a timeline summary, why a result was redone. */
+  | { type: 'note'; text: string }
   /** Keeps chats alive during stages without a percentage ("⏳ Still working…"). */
   | { type: 'heartbeat'; stage: Stage; elapsedSec: number }
   | {

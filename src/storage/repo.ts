@@ -158,10 +158,13 @@ export class Repo {
     parentJobId: string | null;
     asDocument: boolean;
     replyTo: string | null;
+    backend?: 'local' | 'nemo' | null;
   }): JobRow {
     const row = {
       id: newId(),
       ...j,
+      backend: j.backend ?? null,
+      backendState: null,
       status: 'queued' as JobStatus,
       progressRef: null,
       outputFileId: null,

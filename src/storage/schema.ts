@@ -78,6 +78,10 @@ export const jobs = sqliteTable(
     error: text('error', { mode: 'json' }),
     inputBytes: integer('input_bytes').notNull(),
     encodeSec: real('encode_sec'),
+    /** null: the service's configured backend; 'local': the person chose the local engine after a cloud failure. */
+    backend: text('backend', { enum: ['local', 'nemo'] }),
+    /** Backend JSON a restarted job resumes from (the NemoVideo render id, issue #6). */
+    backendState: text('backend_state', { mode: 'json' }),
     createdAt: integer('created_at').notNull(),
     startedAt: integer('started_at'),
     finishedAt: integer('finished_at'),

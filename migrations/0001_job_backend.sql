@@ -1,0 +1,2 @@
+ALTER TABLE `jobs` ADD `backend` text;--> statement-breakpoint
+ALTER TABLE `jobs` ADD `backend_state` text;
