@@ -115,8 +115,7 @@ class CloudJob {
     const saved = readState(this.a.state);
     let renderId = saved?.phase === 'render' ? saved.renderId : null;
     if (renderId === null) {
-      const sid = saved?.cloudSessionId ?? (await this.upload(inputPath));
-      const draft = await this.edit(sid, saved, info, plan);
+      const { sid, draft } = await this.uploadAndEdit(inputPath, saved, info, plan);
       this.emit({ type: 'stage', stage: 'render', message: 'Rendering in the cloud' });
       renderId = await this.o.client.startRender(sid, draft, this.signal);
       this.save({ cloudSessionId: sid, phase: 'render', renderId, before: null });
@@ -137,15 +136,38 @@ class CloudJob {
     }
   }
 
+  /**
+   * A session that vanishes (1002) between the upload and the turn is replaced once and the turn sent there: the
+   * refusal came before anything streamed, so the agent never saw the words (no double charge, §4.4).
+   */
+  private async uploadAndEdit(
+    inputPath: string,
+    saved: SavedState | null,
+    info: MediaInfo,
+    plan: EncodePlan,
+  ): Promise<{ sid: string; draft: Draft }> {
+    if (saved)
+      return { sid: saved.cloudSessionId, draft: await this.edit(saved.cloudSessionId, saved, info, plan) };
+    for (let attempt = 1; ; attempt++) {
+      const sid = await this.upload(inputPath, attempt > 1);
+      try {
+        return { sid, draft: await this.edit(sid, null, info, plan) };
+      } catch (e) {
+        if (attempt === 1 && isAppError(e) && e.code === 'NEMO_SESSION_GONE') continue;
+        throw e;
+      }
+    }
+  }
+
   private save(s: SavedState): void {
     this.a.state?.set(s);
   }
 
   /** Makes sure this chat has a cloud session and the video is in it; a vanished session (1002) is replaced once. */
-  private async upload(inputPath: string): Promise<string> {
+  private async upload(inputPath: string, fresh: boolean): Promise<string> {
     this.emit({ type: 'stage', stage: 'upload', message: 'Sending the video to the cloud' });
     for (let attempt = 1; ; attempt++) {
-      const sid = await this.cloudSession(attempt > 1);
+      const sid = await this.cloudSession(fresh || attempt > 1);
       try {
         await this.o.client.uploadFile(sid, inputPath, this.signal);
         return sid;

@@ -232,6 +232,21 @@ describe('NemoVideo backend through the conversation engine', () => {
     expect(port.calls.slice(before).some(fails)).toBe(false);
   });
 
+  it('a session that vanishes before the turn is replaced and the words sent once, there', async () => {
+    const { fake, port, svc } = await rig();
+    fake.fail('sse', { kind: 'code', code: 1002 });
+    await svc.engine.handle(message('under 2MB', [fileAttachment(clip)]));
+    const result = await port.waitFor(isResult);
+    expect(result.kind).toBe('file');
+    expect(routes(fake, 'session')).toHaveLength(2);
+    expect(routes(fake, 'upload')).toHaveLength(2);
+    const turns = routes(fake, 'sse').map((r) => (r.json as { session_id: string }).session_id);
+    expect(turns).toHaveLength(2);
+    expect(turns[0]).not.toBe(turns[1]);
+    const row = svc.repo.session({ platform: 'test', chatId: 'chat-1' }, 'user-1', 'private', null);
+    expect(row.backendSessionId).toBe(turns[1]);
+  });
+
   it('a restart during the render resumes polling the same render id without a second turn or export', async () => {
     const first = await rig({ renderPolls: 40 });
     await first.svc.engine.handle(message('under 2MB', [fileAttachment(clip)]));
