@@ -930,8 +930,13 @@ class FakeNemoServer implements FakeNemo {
     const write = (chunk: string): void => {
       if (res.destroyed || res.writableEnded) return;
       flushed = new Promise((resolve) => {
-        res.once('close', resolve);
-        res.write(chunk, () => resolve());
+        // One close listener per frame would pile up on long turns (MaxListenersExceededWarning): drop it once written.
+        const done = (): void => {
+          res.off('close', done);
+          resolve();
+        };
+        res.once('close', done);
+        res.write(chunk, done);
       });
     };
     for (const step of steps) {
