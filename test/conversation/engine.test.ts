@@ -180,8 +180,8 @@ describe('conversation engine', () => {
     await port.waitFor((c) => c.kind === 'edit' && /%|Still working|Measuring|Compressing/u.test(c.text));
     await svc.engine.handle(message('cancel'));
     await port.waitFor((c) => c.kind === 'edit' && /Cancelled/u.test(c.text));
-    await new Promise((r) => setTimeout(r, 500));
-    expect(liveProcessGroups()).toBe(0);
+    // The cancel sends SIGTERM, then SIGKILL after a 2-s grace (run-process.ts): poll instead of guessing a delay.
+    await expect.poll(() => liveProcessGroups(), { timeout: 5_000 }).toBe(0);
     expect(port.calls.some(isResult)).toBe(false);
   });
 

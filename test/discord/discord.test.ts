@@ -158,8 +158,8 @@ describe('Discord adapter end to end (discord.js ⇄ fake Discord, real encodes)
     const cb = await fake.waitForCall((c) => c.path.startsWith(`/interactions/${press.id}/`));
     expect((cb.body as { type: number }).type).toBe(6);
     await fake.waitForCall((c) => originalEdit(it0)(c) && /Cancelled/u.test(content(c)), 30_000);
-    await new Promise((r) => setTimeout(r, 500));
-    expect(liveProcessGroups()).toBe(0);
+    // The cancel sends SIGTERM, then SIGKILL after a 2-s grace (run-process.ts): poll instead of guessing a delay.
+    await expect.poll(() => liveProcessGroups(), { timeout: 5_000 }).toBe(0);
     expect(fake.calls.some((c) => c.files.length > 0)).toBe(false);
   }, 180_000);
 

@@ -380,8 +380,8 @@ describe('telegram adapter with real encodes', () => {
     const [cancel] = callbackData(plan);
     h.fake.press(sent(h, plan), u, cancel ?? '');
     await h.fake.waitForCall((c) => c.method === 'editMessageText' && /Cancelled/u.test(text(c)), 30_000);
-    await sleep(500);
-    expect(liveProcessGroups()).toBe(0);
+    // The cancel sends SIGTERM, then SIGKILL after a 2-s grace (run-process.ts): poll instead of guessing a delay.
+    await expect.poll(() => liveProcessGroups(), { timeout: 5_000 }).toBe(0);
     expect(h.fake.calls.filter(isResult)).toHaveLength(0);
     // Private chats need no admin lookup.
     expect(h.fake.callsOf('getChatMember')).toHaveLength(0);
