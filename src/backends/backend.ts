@@ -34,6 +34,8 @@ export interface Backend {
     /** The job's id (stable across restarts) and the person's own words, for a backend that takes text. */
     jobId?: string;
     instruction?: string;
+    /** The name the person's file had (inputs are stored under random ids). */
+    inputName?: string;
     state?: JobStateStore;
   }): AsyncGenerator<PipelineEvent, void>;
   /** The `credits` command's answer for this backend (the cloud's balance); omitted: the local allowance only. */

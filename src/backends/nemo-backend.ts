@@ -5,7 +5,7 @@
 // a local one; over the cap, the local engine re-encodes it to the cap and the reply says so.
 import { randomBytes } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { decodeCheckArgs } from '../argv/sample-args.js';
 import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from '../config/engine.js';
 import type { EncodePlan } from '../domain/encode-plan.js';
@@ -169,7 +169,12 @@ class CloudJob {
     for (let attempt = 1; ; attempt++) {
       const sid = await this.cloudSession(fresh || attempt > 1);
       try {
-        await this.o.client.uploadFile(sid, inputPath, this.signal);
+        await this.o.client.uploadFile(
+          sid,
+          inputPath,
+          this.signal,
+          cloudFileName(this.a.inputName, inputPath),
+        );
         return sid;
       } catch (e) {
         if (attempt === 1 && isAppError(e) && e.code === 'NEMO_SESSION_GONE') continue;
@@ -376,6 +381,17 @@ class CloudJob {
       plan,
     };
   }
+}
+
+/**
+ * The person's file name for the cloud (its agent names the file in replies), keeping the stored file's extension
+ * when theirs has none the cloud accepts: it refuses unknown types by extension (4001, seed "Supported formats").
+ */
+function cloudFileName(inputName: string | undefined, inputPath: string): string {
+  const stored = extname(inputPath).toLowerCase();
+  if (!inputName) return basename(inputPath);
+  const own = extname(inputName).toLowerCase();
+  return ['.mp4', '.mov', '.avi', '.webm', '.mkv'].includes(own) ? inputName : `${inputName}${stored}`;
 }
 
 function readState(store: JobStateStore | undefined): SavedState | null {

@@ -706,6 +706,7 @@ ${local}`;
         session: { id: session.id, language: session.language },
         jobId: job.id,
         instruction: job.instruction,
+        inputName: input.originalName,
         state: {
           get: () => this.d.repo.job(job.id)?.backendState ?? null,
           set: (value) => this.d.repo.updateJob(job.id, { backendState: value }),

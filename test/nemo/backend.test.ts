@@ -104,6 +104,8 @@ describe('NemoVideo backend through the conversation engine', () => {
       .filter((c) => c.kind === 'text' && !c.buttons.length)
       .map((c) => (c as { text: string }).text);
     expect(notes.some((t) => t.includes('compressing your video'))).toBe(true);
+    // The cloud knows the file by the person's name, not our storage id.
+    expect(notes.some((t) => t.includes('clip.mp4'))).toBe(true);
     expect(all.some((t) => /click|export button/iu.test(t))).toBe(false);
     // "You can preview it in the timeline" became the track summary.
     expect(notes.some((t) => t.startsWith('Timeline ('))).toBe(true);

@@ -220,8 +220,16 @@ export class NemoClient {
     return { taskId, sessionId };
   }
 
-  /** Multipart upload of a file on disk, streamed (never read into memory): field `files` (§4.3). */
-  async uploadFile(sessionId: string, path: string, signal?: AbortSignal): Promise<UploadedFile[]> {
+  /**
+   * Multipart upload of a file on disk, streamed (never read into memory): field `files` (§4.3). `fileName` is what
+   * the cloud calls it (the agent names the file in its replies); default: the file's own name.
+   */
+  async uploadFile(
+    sessionId: string,
+    path: string,
+    signal?: AbortSignal,
+    fileName: string = basename(path),
+  ): Promise<UploadedFile[]> {
     try {
       await stat(path);
     } catch (e) {
@@ -235,7 +243,7 @@ export class NemoClient {
       // Rebuilt per attempt; openAsBlob gives a file-backed Blob that undici streams from disk.
       form: async () => {
         const form = new FormData();
-        form.append('files', await openAsBlob(path, { type }), basename(path));
+        form.append('files', await openAsBlob(path, { type }), fileName);
         return form;
       },
       signal,
