@@ -36,6 +36,8 @@ export interface Backend {
     instruction?: string;
     /** The name the person's file had (inputs are stored under random ids). */
     inputName?: string;
+    /** The public link the file was fetched from, when it came from one. */
+    sourceUrl?: string;
     state?: JobStateStore;
   }): AsyncGenerator<PipelineEvent, void>;
   /** The `credits` command's answer for this backend (the cloud's balance); omitted: the local allowance only. */

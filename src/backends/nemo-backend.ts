@@ -54,6 +54,14 @@ interface SavedState {
 }
 
 /** The duration a result may differ from the plan: the engine's own rule (1 %, or 0.2 s), plus one frame of slack. */
+/** Refusals of a link upload after which sending the file itself can still work. */
+const URL_UPLOAD_FALLBACK = new Set([
+  'NEMO_REJECTED',
+  'NEMO_UNSUPPORTED',
+  'NEMO_BAD_RESPONSE',
+  'NEMO_DOWNLOAD_FAILED',
+]);
+
 function durationTolerance(sec: number): number {
   return Math.max(0.25, sec * 0.01);
 }
@@ -169,18 +177,31 @@ class CloudJob {
     for (let attempt = 1; ; attempt++) {
       const sid = await this.cloudSession(fresh || attempt > 1);
       try {
-        await this.o.client.uploadFile(
-          sid,
-          inputPath,
-          this.signal,
-          cloudFileName(this.a.inputName, inputPath),
-        );
+        await this.send(sid, inputPath);
         return sid;
       } catch (e) {
         if (attempt === 1 && isAppError(e) && e.code === 'NEMO_SESSION_GONE') continue;
         throw e;
       }
     }
+  }
+
+  /**
+   * A video that came from a public link is handed to the cloud as that link (`{"urls":[…],"source_type":"url"}`,
+   * seed "Upload"), which spares re-sending the bytes; if the cloud cannot fetch it, the file we already have is sent.
+   */
+  private async send(sid: string, inputPath: string): Promise<void> {
+    const { client } = this.o;
+    const url = this.a.sourceUrl;
+    if (url) {
+      try {
+        await client.uploadUrl(sid, url, this.signal);
+        return;
+      } catch (e) {
+        if (this.signal.aborted || !isAppError(e) || !URL_UPLOAD_FALLBACK.has(e.code)) throw e;
+      }
+    }
+    await client.uploadFile(sid, inputPath, this.signal, cloudFileName(this.a.inputName, inputPath));
   }
 
   private async cloudSession(fresh: boolean): Promise<string> {

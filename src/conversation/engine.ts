@@ -250,6 +250,7 @@ export class ConversationEngine {
       fileName: name,
       sizeBytes: null,
       kind: 'document',
+      sourceUrl: url,
       download: async (destPath, maxBytes, signal) => {
         await this.d.fetchUrl({ url, destPath, maxBytes, signal });
       },
@@ -318,6 +319,7 @@ export class ConversationEngine {
       hint: !hasFields(intent),
       parentJobId: null,
       fresh: true,
+      sourceUrl: att.sourceUrl,
     });
   }
 
@@ -372,6 +374,7 @@ export class ConversationEngine {
       fresh: boolean;
       asDocument?: boolean;
       backend?: 'local';
+      sourceUrl?: string | undefined;
     },
   ): Promise<void> {
     let preview: { plan: EncodePlan; info: Awaited<ReturnType<Backend['preview']>>['info'] };
@@ -420,7 +423,13 @@ export class ConversationEngine {
 
   private rememberInput(
     session: SessionRow,
-    j: { fileId: string; inputPath: string; fileName: string; sizeBytes: number },
+    j: {
+      fileId: string;
+      inputPath: string;
+      fileName: string;
+      sizeBytes: number;
+      sourceUrl?: string | undefined;
+    },
   ): void {
     const rel = j.inputPath;
     this.d.repo.addFile({
@@ -431,6 +440,7 @@ export class ConversationEngine {
       path: rel,
       sizeBytes: j.sizeBytes,
       durationSec: null,
+      sourceUrl: j.sourceUrl ?? null,
       expiresAt: this.now() + this.d.limits.retentionMs,
     });
     this.d.repo.updateSession(session.id, { lastVideoId: j.fileId });
@@ -707,6 +717,7 @@ ${local}`;
         jobId: job.id,
         instruction: job.instruction,
         inputName: input.originalName,
+        ...(input.sourceUrl ? { sourceUrl: input.sourceUrl } : {}),
         state: {
           get: () => this.d.repo.job(job.id)?.backendState ?? null,
           set: (value) => this.d.repo.updateJob(job.id, { backendState: value }),

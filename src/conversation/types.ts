@@ -37,6 +37,8 @@ export interface InboundAttachment {
    * the bytes, never trust the declared size) and honouring `signal`.
    */
   download(destPath: string, maxBytes: number, signal: AbortSignal): Promise<void>;
+  /** A pasted public link this file comes from (already checked by the SSRF-safe downloader). */
+  sourceUrl?: string | undefined;
 }
 
 export interface InboundMessage {

@@ -117,8 +117,10 @@ export class Repo {
       .run();
   }
 
-  addFile(f: Omit<FileRow, 'createdAt' | 'deletedAt'>): FileRow {
-    const row: FileRow = { ...f, createdAt: this.now(), deletedAt: null };
+  addFile(
+    f: Omit<FileRow, 'createdAt' | 'deletedAt' | 'sourceUrl'> & { sourceUrl?: string | null },
+  ): FileRow {
+    const row: FileRow = { ...f, sourceUrl: f.sourceUrl ?? null, createdAt: this.now(), deletedAt: null };
     this.db.insert(files).values(row).run();
     return row;
   }

@@ -40,6 +40,8 @@ export const files = sqliteTable(
     path: text('path').notNull(),
     sizeBytes: integer('size_bytes').notNull(),
     durationSec: real('duration_sec'),
+    /** The public link an input was fetched from (a cloud backend may fetch it itself: issue #6, upload by URL). */
+    sourceUrl: text('source_url'),
     createdAt: integer('created_at').notNull(),
     expiresAt: integer('expires_at').notNull(),
     deletedAt: integer('deleted_at'),

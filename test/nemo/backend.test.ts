@@ -4,7 +4,9 @@
 // summary when a turn ends without text, export polled over several polls, download, reply; the hybrid cap check;
 // tokens that expire, sessions that vanish, credits that run out, 402, 429, a restart mid-render; and the user
 // message of every error the cloud can cause.
-import { rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { copyFile, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Service } from '../../src/apps/service.js';
 import { loadNemoConfig } from '../../src/config/nemo.js';
@@ -247,6 +249,50 @@ describe('NemoVideo backend through the conversation engine', () => {
     expect(turns[0]).not.toBe(turns[1]);
     const row = svc.repo.session({ platform: 'test', chatId: 'chat-1' }, 'user-1', 'private', null);
     expect(row.backendSessionId).toBe(turns[1]);
+  });
+
+  it('a pasted link is handed to the cloud as a link; one the cloud cannot fetch is sent as the file', async () => {
+    const files = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'video/mp4' });
+      createReadStream(clip).pipe(res);
+      void req;
+    });
+    await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
+    const addr = files.address();
+    const local = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/walk.mp4`;
+    try {
+      // The engine's own fetch (SSRF-safe in production) is replaced here: both links resolve to the clip.
+      const fake = await startFakeNemo({ heartbeatMs: 40, renderPolls: 2 });
+      const dir = await tempDataDir();
+      const port = new RecordingPort();
+      const svc = await service(
+        dir,
+        port,
+        { VIDSHRINK_BACKEND: 'nemo' },
+        {
+          nemo: { config: loadNemoConfig({ NEMO_API_BASE: fake.url, NEMO_POLL_SECONDS: '0.05' }) },
+          fetchUrl: async ({ destPath }) => {
+            await copyFile(clip, destPath);
+            return { bytes: (await stat(destPath)).size, fileNameHint: null };
+          },
+        },
+      );
+      rigs.push({ fake, port, svc, dir });
+      await svc.engine.handle(message(`${local} under 2MB`));
+      await port.waitFor(isResult);
+      const first = routes(fake, 'upload')[0];
+      expect(first?.json).toEqual({ urls: [local], source_type: 'url' });
+      const before = port.calls.length;
+      await svc.engine.handle(message('https://media.example/hike.mp4 under 2MB'));
+      await port.waitFor((c) => isResult(c) && port.calls.indexOf(c) >= before);
+      const later = routes(fake, 'upload').slice(1);
+      expect(later.map((u) => (u.json === null ? 'file' : 'url'))).toEqual(['url', 'file']);
+      expect(later[1]?.headers['content-type']).toMatch(/^multipart\/form-data/u);
+      // The cloud's refusal of the link is not a request fault of ours: same account, no new client id.
+      expect(routes(fake, 'token')).toHaveLength(1);
+    } finally {
+      files.close();
+    }
   });
 
   it('a restart during the render resumes polling the same render id without a second turn or export', async () => {
