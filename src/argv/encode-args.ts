@@ -14,6 +14,31 @@ export interface EncodeStep {
   /** -fs guard: ffmpeg stops writing past this many bytes (frame-explosion and overshoot guard, reliability A6). */
   maxOutputBytes: number;
   threads?: number;
+  /**
+   * Decode-and-filter once (issue #2, HDR): pass 1 also writes the filtered frames, raw, to `write`; pass 2 and its
+   * corrections read them from `read` instead of decoding and tonemapping the source again.
+   */
+  intermediate?: { write?: string; read?: string };
+}
+
+/** Raw frames in NUT keep each frame's timestamp, so VFR stays VFR through the intermediate. */
+function intermediateInputArgs(path: string): string[] {
+  // Our own file, written by pass 1: only the NUT demuxer and the raw decoder are allowed to read it.
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-y',
+    '-protocol_whitelist',
+    'file',
+    '-format_whitelist',
+    'nut',
+    '-codec_whitelist',
+    'rawvideo',
+    '-f',
+    'nut',
+    '-i',
+    fileUrl(path),
+  ];
 }
 
 /** Common head of every command that reads the user's file: allowlists, optional trim seek. */
@@ -28,14 +53,23 @@ export function inputArgs(plan: Pick<EncodePlan, 'inputPath' | 'trim'>): string[
 export function encodeArgs(plan: EncodePlan, step: EncodeStep): string[] {
   if (plan.video.mode !== 'encode') throw new Error('encodeArgs needs a video encode plan');
   const v = plan.video;
-  const a = inputArgs(plan);
+  const read = step.intermediate?.read;
+  const write = step.kind === 'pass1' ? step.intermediate?.write : undefined;
+  const a = read ? intermediateInputArgs(read) : inputArgs(plan);
   const withAudio = step.kind !== 'pass1' && step.audioPath !== null;
   if (withAudio && step.audioPath) a.push('-i', fileUrl(step.audioPath));
-  a.push('-map', `0:${v.mode === 'encode' ? videoStreamSelector(plan) : 'v:0'}`);
+  if (write) {
+    // One decode and one filter run feed both the first pass and the intermediate.
+    a.push('-filter_complex', `[0:${videoStreamSelector(plan)}]${videoFilterChain(v)},split=2[enc][raw]`);
+    a.push('-map', '[enc]');
+  } else {
+    a.push('-map', read ? '0:v:0' : `0:${videoStreamSelector(plan)}`);
+  }
   if (withAudio) a.push('-map', '1:a:0', '-c:a', 'copy');
   else a.push('-an');
   a.push('-sn', '-dn', '-t', seconds(plan.outputDurationSec));
-  a.push('-vf', videoFilterChain(v));
+  // The intermediate's frames are final: the chain already ran in pass 1.
+  if (!write && !read) a.push('-vf', videoFilterChain(v));
   // Keep source timing (VFR stays VFR, no duplicated frames) unless the fps filter already made it constant.
   a.push('-fps_mode', 'passthrough');
   a.push(...videoCodecArgs(v, step));
@@ -45,7 +79,14 @@ export function encodeArgs(plan: EncodePlan, step: EncodeStep): string[] {
   if (v.tonemap) a.push('-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709');
   if (step.threads !== undefined) a.push('-threads', String(step.threads));
   if (step.kind === 'pass1') {
-    a.push('-f', 'null', '-progress', 'pipe:1', '-nostats', '/dev/null');
+    a.push('-f', 'null');
+    if (write) {
+      a.push('/dev/null', '-map', '[raw]', '-an', '-sn', '-dn', '-t', seconds(plan.outputDurationSec));
+      a.push('-fps_mode', 'passthrough', '-c:v', 'rawvideo');
+      a.push('-f', 'nut', '-progress', 'pipe:1', '-nostats', write);
+      return a;
+    }
+    a.push('-progress', 'pipe:1', '-nostats', '/dev/null');
     return a;
   }
   a.push(...containerArgs(plan));

@@ -167,6 +167,18 @@ export function metricArgs(args: {
  * measured". Both sides seek accurately (decode-and-discard to the window) so frames align; the source keeps
  * ffmpeg's autorotate, like the real encode.
  */
+/** Our own raw intermediate: only NUT and the raw decoder may read it. */
+const RAW_INPUT = [
+  '-protocol_whitelist',
+  'file',
+  '-format_whitelist',
+  'nut',
+  '-codec_whitelist',
+  'rawvideo',
+  '-f',
+  'nut',
+];
+
 /** Read past a window's end: covers the mid-frame seek snap and a few frames of decoder delay. */
 const WINDOW_SLACK_SEC = 0.25;
 
@@ -188,10 +200,17 @@ export function outputMetricArgs(args: {
   sourceFps: number;
   refWidth: number;
   refHeight: number;
+  /**
+   * The encode's own raw intermediate (NUT, frames already cropped and tonemapped, timestamps from the trim start):
+   * when the output keeps the reference's geometry and frame rate its frames are the reference, so the source is not
+   * decoded and tonemapped a third time. Seek mode only.
+   */
+  prefilteredReference?: string;
 }): string[] {
   const { video } = args;
+  const pre = args.seek ? args.prefilteredReference : undefined;
   // The source is read with ffmpeg's autorotate here (no explicit rotation), like the real encode.
-  const refChain = referenceFilters(video, 0);
+  const refChain = pre ? ['format=yuv420p', 'setsar=1'] : referenceFilters(video, 0);
   const distortedChain = distortedFilters(video, args.refWidth, args.refHeight, args.sourceFps);
   const n = args.windows.length;
   // Each window is cut to the same frame count on both sides, so the concatenations stay frame-aligned.
@@ -243,6 +262,11 @@ export function outputMetricArgs(args: {
     inputs.push(...hardenedInputArgs(), '-ss', at, '-t', readSec(w), '-i', fileUrl(args.output));
   }
   for (const w of args.windows) {
+    if (pre) {
+      const at = seconds(Math.max(0, snap(w.startSec) - args.trimStartSec));
+      inputs.push(...RAW_INPUT, '-ss', at, '-t', readSec(w), '-i', fileUrl(pre));
+      continue;
+    }
     inputs.push(
       ...hardenedInputArgs(),
       '-ss',

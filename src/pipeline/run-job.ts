@@ -1,6 +1,6 @@
 // The engine's job API (issue #2): probe → plan (with sample measurements) → encode → verify → deliver, as an async
 // stream of typed PipelineEvents. The CLI, chat progress edits and the queue all consume this one stream.
-import { rename, rm, stat } from 'node:fs/promises';
+import { rename, rm, stat, statfs } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { audioArgs, encodeArgs, remuxArgs } from '../argv/encode-args.js';
@@ -52,6 +52,9 @@ export interface JobOptions {
   /** Receives the full AppError (argv, stderr tail) of a failure, for logs; events carry only the public part. */
   onInternalError?: (e: AppError) => void;
 }
+
+/** Largest raw intermediate (yuv420p frames) kept for pass 2: about 2 minutes of 1080p30. */
+const INTERMEDIATE_MAX_BYTES = 4 * 1024 ** 3;
 
 /** Size jobs land in [97 %, 100 %] of the cap (PRODUCT.md promise 1). */
 const MIN_FILL = 0.97;
@@ -464,6 +467,31 @@ class Job {
     this.emit({ type: 'attempt', n, sizeBytes, capBytes, withinCap, action, reason });
   }
 
+  /**
+   * Tonemapping runs in float on every pixel (zscale → gbrpf32le → tonemap → zscale): 5.5 s of a 6-s 1080p30 HLG
+   * clip's pass against 2.2 s to decode it alone (BENCHMARKS.md, "HDR"). Run once, its frames are kept raw for
+   * pass 2 (0.09 s to read back), when they fit in a few GB of temp space.
+   */
+  /** The raw intermediate of this job's two-pass encode, if it wrote one (see intermediateFits). */
+  private intermediate: string | null = null;
+
+  private async intermediateFits(
+    plan: EncodePlan,
+    video: VideoEncodeSpec,
+    info: MediaInfo,
+  ): Promise<boolean> {
+    if (!video.tonemap || video.pixFmt !== 'yuv420p' || !this.ws) return false;
+    const fps = video.fps ?? info.video?.fps ?? 0;
+    const bytes = video.width * video.height * 1.5 * fps * plan.outputDurationSec;
+    if (!(bytes > 0) || bytes > INTERMEDIATE_MAX_BYTES) return false;
+    try {
+      const fs = await statfs(this.ws.dir);
+      return bytes * 2 < fs.bavail * fs.bsize;
+    } catch {
+      return false;
+    }
+  }
+
   private async twoPass(
     plan: EncodePlan,
     video: VideoEncodeSpec,
@@ -474,8 +502,19 @@ class Job {
     if (video.rate.kind !== 'abr2pass' || plan.capBytes === null) throw new Error('two-pass needs a cap');
     const cap = plan.capBytes;
     let audioPath: string | null = null;
+    const raw = (await this.intermediateFits(plan, video, ctx.info))
+      ? this.ws?.file('frames.nut')
+      : undefined;
+    this.intermediate = raw ?? null;
     const step = (kind: 'pass1' | 'pass2', outputPath: string): string[] =>
-      encodeArgs(plan, { kind, passLogPrefix: passLog, audioPath, outputPath, maxOutputBytes: guard(cap) });
+      encodeArgs(plan, {
+        kind,
+        passLogPrefix: passLog,
+        audioPath,
+        outputPath,
+        maxOutputBytes: guard(cap),
+        ...(raw ? { intermediate: kind === 'pass1' ? { write: raw } : { read: raw } } : {}),
+      });
     const attemptsLeft = this.cfg.maxAttempts;
     // Pass-1 statistics barely depend on the bitrate, so pass 1 runs at the nominal budget and corrections only redo
     // pass 2.
@@ -634,7 +673,15 @@ class Job {
     };
     // Seek points snapped to mid-frame land on the same frame in source and output for timestamped containers (MP4,
     // MKV, TS): checked against frame-exact full decodes (BENCHMARKS.md, "Measurement").
-    const m = await runMetric(outputMetricArgs({ ...base, windows, outputOffsetSec: 0 }), run);
+    // Same geometry and frame rate as the reference: the intermediate's frames are the tonemapped reference.
+    const pre =
+      this.intermediate !== null &&
+      video.fps === null &&
+      video.width === base.refWidth &&
+      video.height === base.refHeight
+        ? { prefilteredReference: this.intermediate }
+        : {};
+    const m = await runMetric(outputMetricArgs({ ...base, ...pre, windows, outputOffsetSec: 0 }), run);
     return { ssim: m.ssim, psnrDb: m.psnrDb, verdict: verdictFor(ssimToDb(m.ssim), this.refDb) };
   }
 }
