@@ -41,6 +41,16 @@ function intermediateInputArgs(path: string): string[] {
   ];
 }
 
+/**
+ * x264 frame threads for the real encode on a machine with `cores` CPUs. x264's default (1.5 × cores = 3 here) left
+ * a 2-core machine part idle while the decoder waited: 4 threads made pass 2 of the 1080p60 pan 8 % faster (16.9 s →
+ * 15.6 s) and the 720p screen recording 6 % (1.99 s → 1.86 s), same size and SSIM (BENCHMARKS.md, "x264 threads").
+ * Pass 1 gained nothing. Larger machines keep x264's own choice.
+ */
+export function x264Threads(cores: number): number | undefined {
+  return cores <= 2 ? 4 : undefined;
+}
+
 /** Common head of every command that reads the user's file: allowlists, optional trim seek. */
 export function inputArgs(plan: Pick<EncodePlan, 'inputPath' | 'trim'>): string[] {
   const a = ['-hide_banner', '-nostdin', '-y', ...hardenedInputArgs()];

@@ -3,7 +3,8 @@
 import { rename, rm, stat, statfs } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { audioArgs, encodeArgs, remuxArgs } from '../argv/encode-args.js';
+import { availableParallelism } from 'node:os';
+import { audioArgs, encodeArgs, remuxArgs, x264Threads } from '../argv/encode-args.js';
 import { decodeCheckArgs, outputMetricArgs } from '../argv/sample-args.js';
 import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from '../config/engine.js';
 import type { EncodePlan, QualityEstimate, VideoEncodeSpec } from '../domain/encode-plan.js';
@@ -324,6 +325,9 @@ class Job {
           onProgress: (p) => this.encodeProgress(plan, p, 0, 1, 1),
         });
       } else {
+        // Where the measurement windows start depends only on the source: found while the encoder runs.
+        this.windows = this.measureWindows(plan, info);
+        this.windows.catch(() => undefined);
         attempts = await this.encode(plan, plan.video, info, ws, tmpOut, run);
       }
       this.stage('verify', 'Checking the result');
@@ -420,6 +424,7 @@ class Job {
           audioPath: a?.path ?? null,
           outputPath: tmpOut,
           maxOutputBytes: guard(plan.capBytes),
+          ...this.threads(video),
         }),
         { ...run, onProgress: (p) => this.encodeProgress(plan, p, 0, 1, 1) },
       );
@@ -514,6 +519,7 @@ class Job {
         outputPath,
         maxOutputBytes: guard(cap),
         ...(raw ? { intermediate: kind === 'pass1' ? { write: raw } : { read: raw } } : {}),
+        ...(kind === 'pass2' ? this.threads(video) : {}),
       });
     const attemptsLeft = this.cfg.maxAttempts;
     // Pass-1 statistics barely depend on the bitrate, so pass 1 runs at the nominal budget and corrections only redo
@@ -635,6 +641,21 @@ class Job {
     }
   }
 
+  private windows: Promise<SampleWindow[]> | null = null;
+
+  private threads(video: VideoEncodeSpec): { threads?: number } {
+    const t = video.encoder === 'libx264' ? x264Threads(availableParallelism()) : undefined;
+    return t === undefined ? {} : { threads: t };
+  }
+
+  /** The 1-s windows the delivered file is scored on, moved back to source keyframes where seeking is exact. */
+  private async measureWindows(plan: EncodePlan, info: MediaInfo): Promise<SampleWindow[]> {
+    const trimStart = plan.trim?.startSec ?? 0;
+    const planned = sampleWindows(plan.outputDurationSec, trimStart, 1);
+    if (!info.video || !seekable(info)) return planned;
+    return keyframeWindows(info.path, info.video.index, planned, trimStart, this.opts.signal);
+  }
+
   private async measureOutput(
     plan: EncodePlan,
     video: VideoEncodeSpec,
@@ -650,17 +671,8 @@ class Job {
       timeoutMs: this.cfg.minTimeoutMs,
       stallMs: this.cfg.stallTimeoutMs,
     };
-    // AVI and MPEG-PS often carry no per-packet timestamps, so seeking in them is not frame-exact.
-    const seek = info.container !== 'avi' && info.container !== 'mpegps';
-    const windows = seek
-      ? await keyframeWindows(
-          info.path,
-          v.index,
-          sampleWindows(plan.outputDurationSec, trimStart, 1),
-          trimStart,
-          run.signal,
-        )
-      : sampleWindows(plan.outputDurationSec, trimStart, 1);
+    const seek = seekable(info);
+    const windows = await (this.windows ?? this.measureWindows(plan, info));
     const base = {
       seek,
       output: path,
@@ -684,6 +696,11 @@ class Job {
     const m = await runMetric(outputMetricArgs({ ...base, ...pre, windows, outputOffsetSec: 0 }), run);
     return { ssim: m.ssim, psnrDb: m.psnrDb, verdict: verdictFor(ssimToDb(m.ssim), this.refDb) };
   }
+}
+
+/** AVI and MPEG-PS often carry no per-packet timestamps, so seeking in them is not frame-exact. */
+function seekable(info: MediaInfo): boolean {
+  return info.container !== 'avi' && info.container !== 'mpegps';
 }
 
 /** How much source video a window may be moved back to start on a keyframe (decoding up to it costs more). */

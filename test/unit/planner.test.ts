@@ -1,6 +1,6 @@
 // Pure planning rules against hand-built MediaInfo stubs (code-anchors.md §8.1): no I/O, no ffmpeg.
 import { describe, expect, it } from 'vitest';
-import { encodeArgs } from '../../src/argv/encode-args.js';
+import { encodeArgs, x264Threads } from '../../src/argv/encode-args.js';
 import { videoFilterChain } from '../../src/argv/filters.js';
 import { DEFAULT_ENGINE_CONFIG } from '../../src/config/engine.js';
 import type { EncodePlan } from '../../src/domain/encode-plan.js';
@@ -182,6 +182,46 @@ describe('argv builders', () => {
     const p2 = encodeArgs(plan, { kind: 'pass2', ...step });
     expect(p2[p2.indexOf('-x264-params') + 1]).toBe('ratetol=0.1');
     expect(encodeArgs(plan, { kind: 'pass1', ...step })).not.toContain('-x264-params');
+  });
+
+  it('HDR intermediate: pass 1 splits the filtered frames into a raw NUT file, pass 2 reads only that', () => {
+    const plan = draftPlan(I({ maxBytes: 8_000_000 }), media({ durationSec: 10 }), cfg).plan;
+    if (plan.video.mode !== 'encode') throw new Error();
+    plan.video.tonemap = 'hlg';
+    const step = {
+      passLogPrefix: '/w/x264',
+      audioPath: '/w/a.m4a',
+      outputPath: '/o/o.mp4',
+      maxOutputBytes: 9e6,
+    };
+    const p1 = encodeArgs(plan, { kind: 'pass1', ...step, intermediate: { write: '/w/frames.nut' } });
+    const graph = p1[p1.indexOf('-filter_complex') + 1] ?? '';
+    expect(graph).toMatch(/tonemap=tonemap=hable.*,split=2\[enc\]\[raw\]$/u);
+    expect(p1).not.toContain('-vf');
+    expect(p1.slice(p1.indexOf('[raw]'))).toEqual(
+      expect.arrayContaining(['-c:v', 'rawvideo', '-f', 'nut', '/w/frames.nut']),
+    );
+    const p2 = encodeArgs(plan, {
+      kind: 'pass2',
+      ...step,
+      intermediate: { read: '/w/frames.nut' },
+      threads: 4,
+    });
+    expect(p2.slice(0, p2.indexOf('-i') + 2)).toEqual(
+      expect.arrayContaining([
+        '-format_whitelist',
+        'nut',
+        '-codec_whitelist',
+        'rawvideo',
+        'file:/w/frames.nut',
+      ]),
+    );
+    expect(p2).not.toContain('-vf');
+    expect(p2).not.toContain('-ss');
+    expect(p2.join(' ')).toContain('-colorspace bt709');
+    expect(p2[p2.indexOf('-threads') + 1]).toBe('4');
+    expect(x264Threads(2)).toBe(4);
+    expect(x264Threads(16)).toBeUndefined();
   });
 
   it('pass 2 golden: allowlists, file: input, VFR passthrough, VBV ceiling, faststart, -fs guard', () => {
