@@ -653,7 +653,14 @@ class Job {
     const trimStart = plan.trim?.startSec ?? 0;
     const planned = sampleWindows(plan.outputDurationSec, trimStart, 1);
     if (!info.video || !seekable(info)) return planned;
-    return keyframeWindows(info.path, info.video.index, planned, trimStart, this.opts.signal);
+    return keyframeWindows(
+      info.path,
+      info.video.index,
+      planned,
+      trimStart,
+      this.opts.signal,
+      trimStart + plan.outputDurationSec,
+    );
   }
 
   private async measureOutput(
@@ -708,14 +715,18 @@ const KEYFRAME_SNAP_SEC = 3;
 
 /**
  * Moves each window back to the source keyframe at or before it when that is within KEYFRAME_SNAP_SEC, so the
- * measurement decodes only the window; windows that would collapse onto one keyframe keep their place.
+ * measurement decodes only the window. A later window without a keyframe of its own nearby would decode everything
+ * since the last one: it is dropped and its length added to the window before it, so as many frames are compared.
+ * (Phone clips can carry one keyframe in 8 s: the vertical clip's second window decoded 5 s of 16 Mb/s H.264 to
+ * compare 1 s, and the measurement took 3.1 s of the job; BENCHMARKS.md, "Verify cost".)
  */
-async function keyframeWindows(
+export async function keyframeWindows(
   source: string,
   videoIndex: number,
   windows: SampleWindow[],
   trimStart: number,
   signal: AbortSignal | undefined,
+  clipEndSec = Number.POSITIVE_INFINITY,
 ): Promise<SampleWindow[]> {
   const out: SampleWindow[] = [];
   for (const w of windows) {
@@ -725,7 +736,10 @@ async function keyframeWindows(
       kf >= trimStart &&
       w.startSec - kf <= KEYFRAME_SNAP_SEC &&
       !out.some((o) => o.startSec === kf);
-    out.push(usable ? { ...w, startSec: kf } : w);
+    const last = out[out.length - 1];
+    if (usable) out.push({ ...w, startSec: kf });
+    else if (last) last.durationSec = Math.min(last.durationSec + w.durationSec, clipEndSec - last.startSec);
+    else out.push(w);
   }
   return out;
 }
