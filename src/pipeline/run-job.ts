@@ -710,15 +710,12 @@ function seekable(info: MediaInfo): boolean {
   return info.container !== 'avi' && info.container !== 'mpegps';
 }
 
-/** How much source video a window may be moved back to start on a keyframe (decoding up to it costs more). */
-const KEYFRAME_SNAP_SEC = 3;
-
 /**
- * Moves each window back to the source keyframe at or before it when that is within KEYFRAME_SNAP_SEC, so the
- * measurement decodes only the window. A later window without a keyframe of its own nearby would decode everything
- * since the last one: it is dropped and its length added to the window before it, so as many frames are compared.
- * (Phone clips can carry one keyframe in 8 s: the vertical clip's second window decoded 5 s of 16 Mb/s H.264 to
- * compare 1 s, and the measurement took 3.1 s of the job; BENCHMARKS.md, "Verify cost".)
+ * Moves each window back to the source keyframe at or before it, so the measurement decodes only the window (seeking
+ * decodes from that keyframe anyway). A window whose keyframe an earlier window already starts on is folded into the
+ * window before it, so as many frames are compared without decoding the stretch between them. Phone clips and screen
+ * recordings carry one keyframe in 8 s: the vertical clip's second window decoded 5 s of 16 Mb/s H.264 to compare
+ * 1 s, and the measurement took 3.1 s of the job (BENCHMARKS.md, "Verify cost").
  */
 export async function keyframeWindows(
   source: string,
@@ -731,11 +728,7 @@ export async function keyframeWindows(
   const out: SampleWindow[] = [];
   for (const w of windows) {
     const kf = await keyframeAtOrBefore(source, videoIndex, w.startSec, signal);
-    const usable =
-      kf !== null &&
-      kf >= trimStart &&
-      w.startSec - kf <= KEYFRAME_SNAP_SEC &&
-      !out.some((o) => o.startSec === kf);
+    const usable = kf !== null && kf >= trimStart && !out.some((o) => o.startSec === kf);
     const last = out[out.length - 1];
     if (usable) out.push({ ...w, startSec: kf });
     else if (last) last.durationSec = Math.min(last.durationSec + w.durationSec, clipEndSec - last.startSec);
