@@ -10,7 +10,7 @@ import { decodeCheckArgs } from '../argv/sample-args.js';
 import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from '../config/engine.js';
 import type { EncodePlan } from '../domain/encode-plan.js';
 import { AppError, isAppError, toAppError } from '../domain/errors.js';
-import type { JobResult, PipelineEvent } from '../domain/events.js';
+import { outputFacts, progressEvent, type JobResult, type PipelineEvent } from '../domain/events.js';
 import { emptyIntent, type Intent } from '../domain/intent.js';
 import type { MediaInfo } from '../domain/media-info.js';
 import { formatBytes, formatDuration } from '../domain/units.js';
@@ -295,17 +295,7 @@ class CloudJob {
           this.emit({ type: 'heartbeat', stage: 'render', elapsedSec: (this.now() - started) / 1000 });
           return;
         }
-        this.emit({
-          type: 'progress',
-          stage: 'render',
-          ratio: Math.min(1, Math.max(0, s.progress / 100)),
-          etaSec: null,
-          outTimeSec: 0,
-          sizeBytes: 0,
-          speed: null,
-          pass: null,
-          attempt: 1,
-        });
+        this.emit(progressEvent('render', s.progress / 100));
       },
       this.signal,
     );
@@ -380,19 +370,10 @@ class CloudJob {
   }
 
   private result(out: MediaInfo, info: MediaInfo, plan: EncodePlan, attempts: number): JobResult {
-    const v = out.video;
     return {
-      inputPath: info.path,
+      ...outputFacts(info, out),
       outputPath: this.a.outputPath,
-      inputBytes: info.sizeBytes,
-      sizeBytes: out.sizeBytes,
       capBytes: plan.capBytes,
-      width: v?.displayWidth ?? 0,
-      height: v?.displayHeight ?? 0,
-      fps: Math.round((v?.fps ?? 0) * 100) / 100,
-      videoCodec: v?.codec ?? 'none',
-      audioCodec: out.audio[0]?.codec ?? null,
-      durationSec: out.durationSec,
       container: 'mp4',
       // The cloud's encode is not compared frame by frame with the source here; the caption says so.
       quality: { ssim: null, psnrDb: null, verdict: 'not measured' },

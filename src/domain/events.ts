@@ -73,3 +73,53 @@ export type PipelineEvent =
         details: Record<string, unknown>;
       };
     };
+
+/** What a result says about the delivered file, read from its probe (shared by every backend). */
+export function outputFacts(
+  input: MediaInfo,
+  out: MediaInfo,
+): Pick<
+  JobResult,
+  | 'inputPath'
+  | 'inputBytes'
+  | 'sizeBytes'
+  | 'width'
+  | 'height'
+  | 'fps'
+  | 'videoCodec'
+  | 'audioCodec'
+  | 'durationSec'
+> {
+  const v = out.video;
+  return {
+    inputPath: input.path,
+    inputBytes: input.sizeBytes,
+    sizeBytes: out.sizeBytes,
+    width: v?.displayWidth ?? 0,
+    height: v?.displayHeight ?? 0,
+    fps: Math.round((v?.fps ?? 0) * 100) / 100,
+    videoCodec: v?.codec ?? 'none',
+    audioCodec: out.audio[0]?.codec ?? null,
+    durationSec: out.durationSec,
+  };
+}
+
+/** A progress event with the fields a stage without an encoder leaves empty. */
+export function progressEvent(
+  stage: Stage,
+  ratio: number,
+  extra: Partial<Extract<PipelineEvent, { type: 'progress' }>> = {},
+): Extract<PipelineEvent, { type: 'progress' }> {
+  return {
+    type: 'progress',
+    stage,
+    ratio: Math.min(1, Math.max(0, ratio)),
+    etaSec: null,
+    outTimeSec: 0,
+    sizeBytes: 0,
+    speed: null,
+    pass: null,
+    attempt: 1,
+    ...extra,
+  };
+}

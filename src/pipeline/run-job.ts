@@ -9,7 +9,13 @@ import { decodeCheckArgs, outputMetricArgs } from '../argv/sample-args.js';
 import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from '../config/engine.js';
 import type { EncodePlan, QualityEstimate, VideoEncodeSpec } from '../domain/encode-plan.js';
 import { AppError, toAppError } from '../domain/errors.js';
-import type { JobResult, PipelineEvent, Stage } from '../domain/events.js';
+import {
+  outputFacts,
+  progressEvent,
+  type JobResult,
+  type PipelineEvent,
+  type Stage,
+} from '../domain/events.js';
 import type { Intent } from '../domain/intent.js';
 import type { MediaInfo } from '../domain/media-info.js';
 import { formatBytes } from '../domain/units.js';
@@ -172,18 +178,7 @@ class Job {
     ratio: number,
     extra: Partial<Extract<PipelineEvent, { type: 'progress' }>> = {},
   ): void {
-    this.emit({
-      type: 'progress',
-      stage,
-      ratio: Math.min(1, Math.max(0, ratio)),
-      etaSec: null,
-      outTimeSec: 0,
-      sizeBytes: 0,
-      speed: null,
-      pass: null,
-      attempt: 1,
-      ...extra,
-    });
+    this.emit(progressEvent(stage, ratio, extra));
   }
 
   private async crfSearch(
@@ -342,19 +337,10 @@ class Job {
       ]);
       this.stage('deliver', 'Saving');
       await rename(tmpOut, out);
-      const v = outInfo.video;
       return {
-        inputPath: info.path,
+        ...outputFacts(info, outInfo),
         outputPath: out,
-        inputBytes: info.sizeBytes,
-        sizeBytes: outInfo.sizeBytes,
         capBytes: plan.capBytes,
-        width: v?.displayWidth ?? 0,
-        height: v?.displayHeight ?? 0,
-        fps: Math.round((v?.fps ?? 0) * 100) / 100,
-        videoCodec: v?.codec ?? 'none',
-        audioCodec: outInfo.audio[0]?.codec ?? null,
-        durationSec: outInfo.durationSec,
         container: plan.container,
         quality,
         attempts,

@@ -47,6 +47,7 @@ import type {
   TokenStore,
   UploadedFile,
 } from './types.js';
+import { isObject, num } from './values.js';
 
 export interface NemoClientOptions {
   /**
@@ -110,18 +111,9 @@ const MIME: Readonly<Record<string, string>> = {
   '.mkv': 'video/x-matroska',
 };
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 function idString(v: unknown): string | null {
   if (typeof v === 'string' && v.trim() !== '') return v.trim();
   if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
-  return null;
-}
-
-function num(v: unknown): number | null {
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
   return null;
 }
 

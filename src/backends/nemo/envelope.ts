@@ -3,6 +3,7 @@
 // (chatbot-anchors.md §4.7, §4.8); nemovideo-tools' client.ts accepts all of them, and so does this. ADK's
 // `404 {"detail":"Session not found"}` before streaming (§4.4) is the same thing as code 1002.
 import { AppError } from '../../domain/errors.js';
+import { isObject } from './values.js';
 
 /** A refusal from the API or the connection, before it becomes an AppError. */
 export interface Fault {
@@ -16,9 +17,6 @@ export interface Fault {
 }
 
 export type Outcome = { ok: true; data: unknown } | { ok: false; fault: Fault };
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function numericCode(v: unknown): number | null {
   if (typeof v === 'number' && Number.isInteger(v)) return v;

@@ -3,15 +3,7 @@
 // v4.x / v1.x / seed top-level `{"taskId","status","progress","output":{"url","duration","size"}}`, and the CLI's
 // `{render_id,status,output:{url,duration,size},error}` inside a `code` envelope. All become one RenderStatus.
 import type { RenderStatus } from './types.js';
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function num(v: unknown): number | null {
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
-  return null;
-}
+import { isObject, num } from './values.js';
 
 function httpUrl(v: unknown): string | null {
   if (typeof v !== 'string') return null;

@@ -4,6 +4,7 @@
 // the body of /run_sse (ADK's RunAgentRequest) implies the server really is. Failures arrive as `{"error":"…"}`;
 // empty `data:` and `: comment` lines are heartbeats ("Heartbeat / empty data: … Not a disconnect").
 import type { SseEvent } from './types.js';
+import { isObject } from './values.js';
 
 export interface NormalizedFrame {
   events: SseEvent[];
@@ -12,9 +13,6 @@ export interface NormalizedFrame {
   /** False when the frame matched no known shape (it is then ignored, not guessed at). */
   recognized: boolean;
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 

@@ -4,15 +4,7 @@
 // ignored. Three uses: the seed's one-line summary ("preview in timeline" → show it), a "what changed" diff for the
 // ~30 % of edits that end with no text (§4.4), and the "exportable" test (≥ 1 track with a non-empty `sg`).
 import type { Draft } from './types.js';
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function num(v: unknown): number | null {
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
-  return null;
-}
+import { isObject, num } from './values.js';
 
 function firstNum(obj: Record<string, unknown>, keys: readonly string[]): number | null {
   for (const k of keys) {
