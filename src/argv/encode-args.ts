@@ -1,6 +1,6 @@
 // ffmpeg argv for the real encode (pure; golden-tested). One token per entry, never a shell (code-anchors.md rule 2).
 import type { AudioSpec, EncodePlan, RateControl, VideoEncodeSpec } from '../domain/encode-plan.js';
-import { fileUrl, hardenedInputArgs } from '../media/allowlists.js';
+import { fileUrl, hardenedInputArgs, intermediateInputArgs } from '../media/allowlists.js';
 import { x264RateTolerance } from '../planning/size-budget.js';
 import { videoFilterChain } from './filters.js';
 
@@ -22,23 +22,8 @@ export interface EncodeStep {
 }
 
 /** Raw frames in NUT keep each frame's timestamp, so VFR stays VFR through the intermediate. */
-function intermediateInputArgs(path: string): string[] {
-  // Our own file, written by pass 1: only the NUT demuxer and the raw decoder are allowed to read it.
-  return [
-    '-hide_banner',
-    '-nostdin',
-    '-y',
-    '-protocol_whitelist',
-    'file',
-    '-format_whitelist',
-    'nut',
-    '-codec_whitelist',
-    'rawvideo',
-    '-f',
-    'nut',
-    '-i',
-    fileUrl(path),
-  ];
+function readIntermediateArgs(path: string): string[] {
+  return ['-hide_banner', '-nostdin', '-y', ...intermediateInputArgs(), '-i', fileUrl(path)];
 }
 
 /**
@@ -65,7 +50,7 @@ export function encodeArgs(plan: EncodePlan, step: EncodeStep): string[] {
   const v = plan.video;
   const read = step.intermediate?.read;
   const write = step.kind === 'pass1' ? step.intermediate?.write : undefined;
-  const a = read ? intermediateInputArgs(read) : inputArgs(plan);
+  const a = read ? readIntermediateArgs(read) : inputArgs(plan);
   const withAudio = step.kind !== 'pass1' && step.audioPath !== null;
   if (withAudio && step.audioPath) a.push('-i', fileUrl(step.audioPath));
   if (write) {

@@ -2,7 +2,7 @@
 // and the SSIM/PSNR graph that scores an encode at the source's geometry.
 import type { VideoEncodeSpec } from '../domain/encode-plan.js';
 import type { VideoStreamInfo } from '../domain/media-info.js';
-import { fileUrl, hardenedInputArgs } from '../media/allowlists.js';
+import { fileUrl, hardenedInputArgs, intermediateInputArgs } from '../media/allowlists.js';
 import { seconds, videoCodecArgs } from './encode-args.js';
 import { fpsText, rotationFilters, tonemapFilters, videoFilterChain } from './filters.js';
 import type { SampleWindow } from '../planning/samples.js';
@@ -167,18 +167,6 @@ export function metricArgs(args: {
  * measured". Both sides seek accurately (decode-and-discard to the window) so frames align; the source keeps
  * ffmpeg's autorotate, like the real encode.
  */
-/** Our own raw intermediate: only NUT and the raw decoder may read it. */
-const RAW_INPUT = [
-  '-protocol_whitelist',
-  'file',
-  '-format_whitelist',
-  'nut',
-  '-codec_whitelist',
-  'rawvideo',
-  '-f',
-  'nut',
-];
-
 /** Read past a window's end: covers the mid-frame seek snap and a few frames of decoder delay. */
 const WINDOW_SLACK_SEC = 0.25;
 
@@ -264,7 +252,7 @@ export function outputMetricArgs(args: {
   for (const w of args.windows) {
     if (pre) {
       const at = seconds(Math.max(0, snap(w.startSec) - args.trimStartSec));
-      inputs.push(...RAW_INPUT, '-ss', at, '-t', readSec(w), '-i', fileUrl(pre));
+      inputs.push(...intermediateInputArgs(), '-ss', at, '-t', readSec(w), '-i', fileUrl(pre));
       continue;
     }
     inputs.push(

@@ -84,6 +84,23 @@ export function hardenedInputArgs(): string[] {
   ];
 }
 
+/**
+ * Input options for our own raw intermediate (pass 1's filtered frames, issue #2 HDR): never a user's file, so only
+ * the NUT demuxer and the raw decoder may read it.
+ */
+export function intermediateInputArgs(): string[] {
+  return [
+    '-protocol_whitelist',
+    'file',
+    '-format_whitelist',
+    'nut',
+    '-codec_whitelist',
+    'rawvideo',
+    '-f',
+    'nut',
+  ];
+}
+
 /** Map ffprobe's format_name to the container family; null = not allowed. */
 export function containerFamily(
   formatName: string,
