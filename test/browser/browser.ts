@@ -62,3 +62,56 @@ export async function sha256(path: string): Promise<string> {
     .update(await readFile(path))
     .digest('hex');
 }
+
+/**
+ * A page script recording every text each chat bubble (by data-id) shows, with its buttons, in order
+ * (`window.__texts[id]`); `extra` adds more to record on each change, `init` sets up its store.
+ */
+export function recordBubbleChanges(extra = '', init = ''): string {
+  return `
+  window.__texts = {};
+  ${init}
+  const snap = () => {
+    for (const li of document.querySelectorAll('#messages li[data-id]')) {
+      const text = li.querySelector('.text')?.textContent ?? '';
+      const buttons = [...li.querySelectorAll('.actions button')].map((b) => b.textContent).join(',');
+      const seen = (window.__texts[li.dataset.id] ??= []);
+      const last = seen[seen.length - 1];
+      if (!last || last.text !== text || last.buttons !== buttons) seen.push({ text, buttons });
+    }
+    ${extra}
+  };
+  new MutationObserver(snap).observe(document.body, {
+    subtree: true, childList: true, characterData: true, attributes: true,
+  });
+`;
+}
+
+export const RECORD_BUBBLE_CHANGES = recordBubbleChanges();
+
+/**
+ * Drops local files on the chat as a user would: a DataTransfer of real File objects, dragenter then drop.
+ * `between` runs after dragenter (to look at the drop overlay). Chromium reads the files from disk through a scratch
+ * file input; the page's own input is not touched.
+ */
+export async function dropFiles(page: Page, paths: string[], between?: () => Promise<void>): Promise<void> {
+  await page.evaluate(`(() => {
+    const input = document.createElement('input');
+    input.type = 'file';
+    input.multiple = true;
+    input.id = 'e2e-drop-source';
+    input.hidden = true;
+    document.body.append(input);
+  })()`);
+  await page.setInputFiles('#e2e-drop-source', paths);
+  const dataTransfer = await page.evaluateHandle(`(() => {
+    const input = document.getElementById('e2e-drop-source');
+    const dt = new DataTransfer();
+    for (const f of input.files) dt.items.add(f);
+    input.remove();
+    return dt;
+  })()`);
+  await page.dispatchEvent('#chat', 'dragenter', { dataTransfer });
+  await between?.();
+  await page.dispatchEvent('#chat', 'drop', { dataTransfer });
+}

@@ -11,7 +11,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, cspViolations, HAS_CHROMIUM, launchChromium, openRecorded, sha256 } from './browser.js';
+import {
+  CHROMIUM,
+  cspViolations,
+  dropFiles,
+  HAS_CHROMIUM,
+  launchChromium,
+  openRecorded,
+  RECORD_BUBBLE_CHANGES,
+  sha256,
+} from './browser.js';
 import { startService, type Service } from '../../src/apps/service.js';
 import { loadNemoConfig } from '../../src/config/nemo.js';
 import { loadServiceConfig } from '../../src/config/service.js';
@@ -43,23 +52,6 @@ if (!HAS_CHROMIUM) {
       '`npx playwright install` is not used.',
   );
 }
-
-/** Records every text each bubble (by data-id) shows, with its buttons, in order (as service-e2e does). */
-const RECORD_CHANGES = `
-  window.__texts = {};
-  const snap = () => {
-    for (const li of document.querySelectorAll('#messages li[data-id]')) {
-      const text = li.querySelector('.text')?.textContent ?? '';
-      const buttons = [...li.querySelectorAll('.actions button')].map((b) => b.textContent).join(',');
-      const seen = (window.__texts[li.dataset.id] ??= []);
-      const last = seen[seen.length - 1];
-      if (!last || last.text !== text || last.buttons !== buttons) seen.push({ text, buttons });
-    }
-  };
-  new MutationObserver(snap).observe(document.body, {
-    subtree: true, childList: true, characterData: true, attributes: true,
-  });
-`;
 
 type Seen = { text: string; buttons: string }[];
 
@@ -104,28 +96,6 @@ describe.skipIf(!HAS_CHROMIUM)(`web chat on the NemoVideo backend in Chromium ($
   const history = (page: Page, id: string): Promise<Seen> =>
     page.evaluate(`window.__texts[${JSON.stringify(id)}] ?? []`);
   const allHistories = (page: Page): Promise<Record<string, Seen>> => page.evaluate('window.__texts');
-
-  /** Drops local files on the chat as a user would: a DataTransfer of real File objects, dragenter then drop. */
-  async function dropFiles(page: Page, paths: string[]): Promise<void> {
-    await page.evaluate(`(() => {
-      const input = document.createElement('input');
-      input.type = 'file';
-      input.multiple = true;
-      input.id = 'e2e-drop-source';
-      input.hidden = true;
-      document.body.append(input);
-    })()`);
-    await page.setInputFiles('#e2e-drop-source', paths);
-    const dataTransfer = await page.evaluateHandle(`(() => {
-      const input = document.getElementById('e2e-drop-source');
-      const dt = new DataTransfer();
-      for (const f of input.files) dt.items.add(f);
-      input.remove();
-      return dt;
-    })()`);
-    await page.dispatchEvent('#chat', 'dragenter', { dataTransfer });
-    await page.dispatchEvent('#chat', 'drop', { dataTransfer });
-  }
 
   async function say(page: Page, text: string): Promise<void> {
     await page.locator('#text').fill(text);
@@ -182,7 +152,7 @@ describe.skipIf(!HAS_CHROMIUM)(`web chat on the NemoVideo backend in Chromium ($
     const o = await openRecorded(browser, { width: 390, height: 844 });
     const { page } = o;
     await page.goto(`${svc.url ?? ''}/`);
-    await page.evaluate(RECORD_CHANGES);
+    await page.evaluate(RECORD_BUBBLE_CHANGES);
     await expect.poll(() => page.getAttribute('#conn', 'data-state'), { timeout: 10_000 }).toBe('live');
 
     // ---- Turn 1: upload + instruction.

@@ -12,9 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CHROMIUM,
   cspViolations,
+  dropFiles,
   HAS_CHROMIUM,
   launchChromium,
   openRecorded,
+  RECORD_BUBBLE_CHANGES,
   sha256,
   type Opened,
 } from './browser.js';
@@ -53,23 +55,6 @@ function decodeToken(token: string): { body: string; sig: string; wire: Wire } {
   return { body, sig, wire: JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Wire };
 }
 const encodeWire = (w: Wire): string => Buffer.from(JSON.stringify(w), 'utf8').toString('base64url');
-
-/** Records every text each bubble (by data-id) shows, with its buttons, in order. */
-const RECORD_CHANGES = `
-  window.__texts = {};
-  const snap = () => {
-    for (const li of document.querySelectorAll('#messages li[data-id]')) {
-      const text = li.querySelector('.text')?.textContent ?? '';
-      const buttons = [...li.querySelectorAll('.actions button')].map((b) => b.textContent).join(',');
-      const seen = (window.__texts[li.dataset.id] ??= []);
-      const last = seen[seen.length - 1];
-      if (!last || last.text !== text || last.buttons !== buttons) seen.push({ text, buttons });
-    }
-  };
-  new MutationObserver(snap).observe(document.body, {
-    subtree: true, childList: true, characterData: true, attributes: true,
-  });
-`;
 
 describe.skipIf(!HAS_CHROMIUM)(`web chat against the real service in Chromium (${CHROMIUM})`, () => {
   let dir = '';
@@ -112,7 +97,7 @@ describe.skipIf(!HAS_CHROMIUM)(`web chat against the real service in Chromium ($
   async function open(viewport: { width: number; height: number }): Promise<Opened> {
     const { context, page, problems } = await openRecorded(browser, viewport);
     await page.goto(`${base()}/`);
-    await page.evaluate(RECORD_CHANGES);
+    await page.evaluate(RECORD_BUBBLE_CHANGES);
     // server.ts flushes the SSE headers at once, so the page says it is live.
     await expect.poll(() => page.getAttribute('#conn', 'data-state'), { timeout: 10_000 }).toBe('live');
     return { context, page, problems };
@@ -127,28 +112,11 @@ describe.skipIf(!HAS_CHROMIUM)(`web chat against the real service in Chromium ($
   const history = (page: Page, id: string): Promise<{ text: string; buttons: string }[]> =>
     page.evaluate(`window.__texts[${JSON.stringify(id)}] ?? []`);
 
-  /** Drops local files on the chat as a user would: a DataTransfer of real File objects, dragenter then drop. */
-  async function dropFiles(page: Page, paths: string[]): Promise<void> {
-    // Chromium reads the files from disk through a scratch file input; the page's own input is not touched.
-    await page.evaluate(`(() => {
-      const input = document.createElement('input');
-      input.type = 'file';
-      input.multiple = true;
-      input.id = 'e2e-drop-source';
-      input.hidden = true;
-      document.body.append(input);
-    })()`);
-    await page.setInputFiles('#e2e-drop-source', paths);
-    const dataTransfer = await page.evaluateHandle(`(() => {
-      const input = document.getElementById('e2e-drop-source');
-      const dt = new DataTransfer();
-      for (const f of input.files) dt.items.add(f);
-      input.remove();
-      return dt;
-    })()`);
-    await page.dispatchEvent('#chat', 'dragenter', { dataTransfer });
-    expect(await page.locator('#drop-overlay').isVisible()).toBe(true);
-    await page.dispatchEvent('#chat', 'drop', { dataTransfer });
+  /** Drops files on the chat; the overlay shows while dragging and goes away on drop. */
+  async function dropAndCheckOverlay(page: Page, paths: string[]): Promise<void> {
+    await dropFiles(page, paths, async () => {
+      expect(await page.locator('#drop-overlay').isVisible()).toBe(true);
+    });
     expect(await page.locator('#drop-overlay').isVisible()).toBe(false);
   }
 
@@ -185,7 +153,7 @@ describe.skipIf(!HAS_CHROMIUM)(`web chat against the real service in Chromium ($
     first = o;
     const { page, context } = o;
 
-    await dropFiles(page, [clips.a, clips.b]);
+    await dropAndCheckOverlay(page, [clips.a, clips.b]);
     await expect.poll(() => page.locator('#uploads li.upload').count()).toBe(2);
     await expect
       .poll(() => page.locator('#uploads li.upload[data-state="done"]').count(), { timeout: 60_000 })

@@ -16,6 +16,7 @@ import {
   HAS_CHROMIUM,
   launchChromium,
   openRecorded,
+  recordBubbleChanges,
   sha256,
   type Opened,
   type Problem,
@@ -37,28 +38,15 @@ if (!HAS_CHROMIUM) {
 const run = promisify(execFile);
 
 /** Records every text each bubble (by data-id) shows and every upload progress value, in order. */
-const RECORD_CHANGES = `
-  window.__texts = {};
-  window.__progress = [];
-  const snap = () => {
-    for (const li of document.querySelectorAll('#messages li[data-id]')) {
-      const text = li.querySelector('.text')?.textContent ?? '';
-      const buttons = [...li.querySelectorAll('.actions button')].map((b) => b.textContent).join(',');
-      const seen = (window.__texts[li.dataset.id] ??= []);
-      const last = seen[seen.length - 1];
-      if (!last || last.text !== text || last.buttons !== buttons) seen.push({ text, buttons });
-    }
-    for (const row of document.querySelectorAll('#uploads li.upload')) {
+const RECORD_CHANGES = recordBubbleChanges(
+  `for (const row of document.querySelectorAll('#uploads li.upload')) {
       const name = row.querySelector('.upload-name').textContent;
       const value = row.querySelector('progress').value;
       const last = window.__progress.findLast((p) => p[0] === name);
       if (!last || last[1] !== value) window.__progress.push([name, value]);
-    }
-  };
-  new MutationObserver(snap).observe(document.body, {
-    subtree: true, childList: true, characterData: true, attributes: true,
-  });
-`;
+    }`,
+  'window.__progress = [];',
+);
 
 describe.skipIf(!HAS_CHROMIUM)(`web chat page in Chromium (${CHROMIUM})`, () => {
   let dir = '';
