@@ -159,12 +159,16 @@ async function runCase(c: BenchCase, dir: string): Promise<Row> {
   // Wall time: each side twice, interleaved, the faster run counted. One run each let any background load (a CI job,
   // a test suite) land on one side only and swing the ratio from 0.8× to 1.3× on the same code (BENCHMARKS.md).
   const runSize = () => vidshrink(c.path, { ...emptyIntent(), maxBytes: c.capBytes }, vsOut);
-  const bareSec1 = runBare();
-  const size1 = await runSize();
-  const bareSec2 = runBare();
-  const size2 = await runSize();
-  const bareSec = Math.min(bareSec1, bareSec2);
-  const size = size2.sec <= size1.sec ? size2 : size1;
+  let bareSec = runBare();
+  let size = await runSize();
+  // Clips that encode in a few seconds swing most with the VM's background (the screen recording's peer took 2.9 s in
+  // one full run and 3.8 s in another): they get a third interleaved round, still cheap.
+  const rounds = bareSec < 10 ? 3 : 2;
+  for (let i = 1; i < rounds; i++) {
+    bareSec = Math.min(bareSec, runBare());
+    const again = await runSize();
+    if (again.sec <= size.sec) size = again;
+  }
   const qOut = join(dir, 'vs-quality.mp4');
   const quality = await vidshrink(c.path, { ...emptyIntent(), quality: 'high' }, qOut);
   // The documented target, judged on the whole clip: the near-transparent reference encode, then requiredDb.
