@@ -378,7 +378,7 @@ export class ConversationEngine {
     },
   ): Promise<void> {
     let preview: { plan: EncodePlan; info: Awaited<ReturnType<Backend['preview']>>['info'] };
-    const backend = (j.backend === 'local' ? this.d.local : undefined) ?? this.d.backend;
+    const backend = this.backendFor(j.backend ?? null);
     try {
       preview = await backend.preview(j.inputPath, j.intent, AbortSignal.timeout(30_000));
     } catch (e) {
@@ -538,6 +538,11 @@ export class ConversationEngine {
     }
   }
 
+  /** A job's backend: the configured one, or the local engine when the person chose it after a cloud failure. */
+  private backendFor(choice: 'local' | 'nemo' | null): Backend {
+    return (choice === 'local' ? this.d.local : undefined) ?? this.d.backend;
+  }
+
   /** "Compress here instead": the same video and request, on the local engine (offered after a cloud failure). */
   private async runLocally(
     msg: InboundMessage,
@@ -546,7 +551,11 @@ export class ConversationEngine {
     job: JobRow,
   ): Promise<void> {
     const input = this.d.repo.file(job.inputFileId, job.sessionId);
-    if (!this.d.local || job.status !== 'failed' || !input) {
+    // The button stays on the failed message: a second tap must not start a second encode.
+    const retried = this.d.repo
+      .jobsOf(job.sessionId)
+      .some((j) => j.parentJobId === job.id && j.backend === 'local');
+    if (!this.d.local || job.status !== 'failed' || !input || retried) {
       await port.sendText(msg.chat, 'That video is no longer waiting for a retry.', {
         replyTo: msg.messageId,
       });
@@ -706,7 +715,7 @@ ${local}`;
     const outId = newId();
     const outPath = await this.d.files.pathFor(outId, `.${job.intent.container ?? 'mp4'}`);
     let result: JobResult | null = null;
-    const backend = (job.backend === 'local' ? this.d.local : undefined) ?? this.d.backend;
+    const backend = this.backendFor(job.backend);
     try {
       for await (const e of backend.run({
         inputPath: input.path,

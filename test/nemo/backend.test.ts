@@ -210,6 +210,11 @@ describe('NemoVideo backend through the conversation engine', () => {
     if (result.kind !== 'file') throw new Error('expected a file');
     expect(result.sizeBytes).toBeLessThanOrEqual(2_000_000);
     expect(routes(fake, 'sse')).toHaveLength(sseCalls);
+    // A second tap on the same button starts nothing new.
+    await svc.engine.handle(message('', [], { button: { action: 'local', jobId: local?.jobId ?? '' } }));
+    await port.waitFor((c) => c.kind === 'text' && c.text.includes('no longer waiting for a retry'));
+    const row = svc.repo.session({ platform: 'test', chatId: 'chat-1' }, 'user-1', 'private', null);
+    expect(svc.repo.jobsOf(row.id).filter((j) => j.parentJobId === local?.jobId)).toHaveLength(1);
     // The credits command shows the cloud's real balance.
     await svc.engine.handle(message('credits'));
     const reply = await port.waitFor(
