@@ -19,6 +19,15 @@ export interface EncodeStep {
    * corrections read them from `read` instead of decoding and tonemapping the source again.
    */
   intermediate?: { write?: string; read?: string };
+  /**
+   * The final encode (pass 2 or single) also streams its video packets, as NUT, to this URL (`pipe:3`): a decoder
+   * reads them while the encoder runs, so the full decode check costs no wall time after the encode (issue #2's
+   * verify; BENCHMARKS.md, "Decode while encoding"). The file is then written through ffmpeg's tee muxer, where `-fs`
+   * does not apply: the caller watches the size instead.
+   */
+  decodeTap?: string;
+  /** libx264 reports SSIM and PSNR of its own output against its input (the filtered frames), for the final encode. */
+  encoderMetrics?: boolean;
 }
 
 /** Raw frames in NUT keep each frame's timestamp, so VFR stays VFR through the intermediate. */
@@ -68,8 +77,13 @@ export function encodeArgs(plan: EncodePlan, step: EncodeStep): string[] {
   // Keep source timing (VFR stays VFR, no duplicated frames) unless the fps filter already made it constant.
   a.push('-fps_mode', 'passthrough');
   a.push(...videoCodecArgs(v, step));
-  if (step.kind === 'pass2' && v.encoder === 'libx264') {
-    a.push('-x264-params', `ratetol=${x264RateTolerance(plan.outputDurationSec)}`);
+  if (v.encoder === 'libx264') {
+    const params = [
+      ...(step.kind === 'pass2' ? [`ratetol=${x264RateTolerance(plan.outputDurationSec)}`] : []),
+      // x264 scores each reconstructed frame against its input: the whole clip, for ~1 % of the encode's CPU.
+      ...(step.encoderMetrics === true && step.kind !== 'pass1' ? ['ssim=1', 'psnr=1'] : []),
+    ];
+    if (params.length > 0) a.push('-x264-params', params.join(':'));
   }
   if (v.tonemap) a.push('-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709');
   if (step.threads !== undefined) a.push('-threads', String(step.threads));
@@ -84,9 +98,25 @@ export function encodeArgs(plan: EncodePlan, step: EncodeStep): string[] {
     a.push('-progress', 'pipe:1', '-nostats', '/dev/null');
     return a;
   }
+  if (step.decodeTap !== undefined) {
+    a.push(...metadataArgs(plan));
+    // The tap's decoder reads NUT from a pipe; the MP4 needs the headers out of band (ffmpeg's tee documentation).
+    a.push('-flags', '+global_header', '-f', 'tee', '-progress', 'pipe:1', '-nostats');
+    const { format, movflags } = muxer(plan.container);
+    const opts = [`f=${format}`, ...(movflags ? [`movflags=${movflags}`] : [])].join(':');
+    // The tap carries video only (tee passes the audio's MP4 codec tag on, which NUT refuses); onfail=ignore: a
+    // decoder that goes away must not cost the encode, the file is then decoded after it.
+    a.push(`[${opts}]${teeEscape(fileUrl(step.outputPath))}|[f=nut:select=v:onfail=ignore]${step.decodeTap}`);
+    return a;
+  }
   a.push(...containerArgs(plan));
   a.push('-fs', String(step.maxOutputBytes), '-progress', 'pipe:1', '-nostats', step.outputPath);
   return a;
+}
+
+/** A tee slave's file name is read with av_get_token: backslash, quote and the slave separator need a backslash. */
+function teeEscape(name: string): string {
+  return name.replace(/[\\'|]/gu, (c) => `\\${c}`);
 }
 
 function videoStreamSelector(plan: EncodePlan): string {
@@ -154,27 +184,29 @@ function rateArgs(v: VideoEncodeSpec, step: Pick<EncodeStep, 'kind' | 'passLogPr
   return a;
 }
 
-export function containerArgs(plan: Pick<EncodePlan, 'container' | 'stripMetadata'>): string[] {
-  const a: string[] = [];
+function metadataArgs(plan: Pick<EncodePlan, 'stripMetadata'>): string[] {
   // Phone clips carry GPS location and device tags; a creator posting publicly should not leak them (Immich strips
   // metadata too). Only the title-less essentials remain.
-  if (plan.stripMetadata) a.push('-map_metadata', '-1', '-map_chapters', '-1');
-  switch (plan.container) {
+  return plan.stripMetadata ? ['-map_metadata', '-1', '-map_chapters', '-1'] : [];
+}
+
+function muxer(container: EncodePlan['container']): { format: string; movflags: string | null } {
+  switch (container) {
     case 'mp4':
       // moov first: playback starts before the whole file has downloaded (PRODUCT.md promise 7).
-      a.push('-movflags', '+faststart', '-f', 'mp4');
-      break;
+      return { format: 'mp4', movflags: '+faststart' };
     case 'mov':
-      a.push('-movflags', '+faststart', '-f', 'mov');
-      break;
+      return { format: 'mov', movflags: '+faststart' };
     case 'mkv':
-      a.push('-f', 'matroska');
-      break;
+      return { format: 'matroska', movflags: null };
     case 'webm':
-      a.push('-f', 'webm');
-      break;
+      return { format: 'webm', movflags: null };
   }
-  return a;
+}
+
+export function containerArgs(plan: Pick<EncodePlan, 'container' | 'stripMetadata'>): string[] {
+  const { format, movflags } = muxer(plan.container);
+  return [...metadataArgs(plan), ...(movflags ? ['-movflags', movflags] : []), '-f', format];
 }
 
 /** Audio encoded (or copied) on its own first, so its exact size is known before the video budget is set. */

@@ -275,7 +275,8 @@ export function outputMetricArgs(args: {
 }
 
 /** Full decode of an output with -xerror: exit code 0 can still hide a damaged file (ab-av1 `decode()`). */
-export function decodeCheckArgs(path: string): string[] {
+/** `streams: 'a'` decodes only the audio (the video was decoded through the encode's tap). */
+export function decodeCheckArgs(path: string, streams: 'a' | null = null): string[] {
   return [
     '-hide_banner',
     '-nostdin',
@@ -285,9 +286,43 @@ export function decodeCheckArgs(path: string): string[] {
     '-i',
     fileUrl(path),
     '-map',
+    streams === null ? '0' : `0:${streams}`,
+    '-f',
+    'null',
+    '-',
+  ];
+}
+
+/**
+ * The decode check of an encode in progress: the encoder's tee tap (NUT on a pipe) decoded as it arrives, with
+ * -xerror like the file check. The frame count (from -progress) is compared with the finished file's.
+ */
+export function tapDecodeArgs(): string[] {
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-v',
+    'error',
+    '-xerror',
+    '-protocol_whitelist',
+    'pipe',
+    '-format_whitelist',
+    'nut',
+    '-f',
+    'nut',
+    // One decoding thread: frames arrive at the encoder's pace, and frame threads only add overhead beside x264 on a
+    // small machine.
+    '-threads',
+    '1',
+    '-i',
+    'pipe:0',
+    '-map',
     '0',
     '-f',
     'null',
+    '-progress',
+    'pipe:1',
+    '-nostats',
     '-',
   ];
 }

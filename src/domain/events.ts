@@ -24,6 +24,12 @@ export interface JobResult {
   /** Measured on the final output against the source (null when the output is a stream copy). */
   quality: QualityEstimate;
   attempts: number;
+  /**
+   * How the output was checked (PRODUCT.md promise 6): its video decoded while it was encoded (the tap) or afterwards
+   * from the file, and whether the quality is x264's score of every frame, 1-s windows measured afterwards, or (for a
+   * stream copy or a cloud file) not measured here.
+   */
+  checks?: { decode: 'during-encode' | 'after-encode'; quality: 'encoder' | 'windows' | 'none' };
   elapsedSec: number;
   /** Wall time per stage, seconds (where the time went). */
   stageSec: Partial<Record<Stage, number>>;

@@ -1,5 +1,7 @@
 // Running ffmpeg for the pipeline: encodes with progress, lossless sample cuts, SSIM/PSNR measurement and the full
 // decode check. Argv comes from the pure builders in src/argv; this file only runs and interprets.
+import type { Readable, Writable } from 'node:stream';
+import { tapDecodeArgs } from '../argv/sample-args.js';
 import { AppError } from '../domain/errors.js';
 import { ProgressParser, type ProgressSample } from './progress.js';
 import { runProcess, type RunResult } from './run-process.js';
@@ -27,6 +29,97 @@ export async function runFfmpeg(argv: string[], opts: FfmpegRunOptions): Promise
   });
   if (res.exitCode !== 0) throw classifyFfmpegFailure(argv, res);
   return res;
+}
+
+/** What the decoder on an encode's tap saw: a clean decode of `frames` video frames, or not. */
+export interface DecodeTapResult {
+  ok: boolean;
+  frames: number | null;
+  stderrTail: string;
+}
+
+/**
+ * Runs an encode built with `decodeTap: 'pipe:3'` and, beside it, a decoder reading that tap: the full decode check
+ * happens while the encoder works instead of after it. The decoder never holds the encode up: if it exits early its
+ * pipe is drained and discarded (and the caller falls back to decoding the file).
+ */
+export async function runFfmpegWithDecodeTap(
+  argv: string[],
+  opts: FfmpegRunOptions,
+): Promise<{ encode: RunResult; tap: DecodeTapResult }> {
+  let decoderIn: Writable | null = null;
+  let tapOut: Readable | null = null;
+  let decoderGone = false;
+  const connect = (): void => {
+    if (!tapOut) return;
+    if (decoderGone || !decoderIn) tapOut.resume();
+    else tapOut.pipe(decoderIn);
+  };
+  const parser = new ProgressParser();
+  let frames: number | null = null;
+  const decoding = runProcess(tools().ffmpeg, tapDecodeArgs(), {
+    signal: opts.signal,
+    // No stall watchdog: the decoder waits while the encoder fills its lookahead. It ends with the encoder's pipe.
+    timeoutMs: opts.timeoutMs,
+    nice: 10,
+    onStdin: (w) => {
+      // EPIPE when the decoder quits early: the encode goes on; the decode check then reads the file.
+      w.on('error', () => undefined);
+      decoderIn = w;
+    },
+    onStdoutLine: (line) => {
+      const sample = parser.push(line);
+      if (sample?.frame !== null && sample?.frame !== undefined) frames = sample.frame;
+    },
+  }).then(
+    (r): DecodeTapResult => ({ ok: r.exitCode === 0, frames, stderrTail: r.stderrTail }),
+    (e: unknown): DecodeTapResult => ({ ok: false, frames: null, stderrTail: String(e) }),
+  );
+  void decoding.then(() => {
+    decoderGone = true;
+    if (tapOut && decoderIn) tapOut.unpipe(decoderIn);
+    tapOut?.resume();
+  });
+  const parserEnc = new ProgressParser();
+  let encode: RunResult;
+  try {
+    encode = await runProcess(tools().ffmpeg, argv, {
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
+      stallMs: opts.stallMs,
+      nice: 10,
+      onFd3: (r) => {
+        tapOut = r;
+        connect();
+      },
+      onStdoutLine: (line) => {
+        const sample = parserEnc.push(line);
+        if (sample && opts.onProgress) opts.onProgress(sample);
+      },
+    });
+  } catch (e) {
+    // Cancelled, timed out or never started: the decoder goes too before the caller hears of it, so no process
+    // outlives the job.
+    (decoderIn as Writable | null)?.end();
+    await decoding;
+    throw e;
+  }
+  // Node reports the encoder closed only after its fd 3 ended, so the pipe has already passed EOF on; this covers a
+  // tap that never opened.
+  (decoderIn as Writable | null)?.end();
+  if (encode.exitCode !== 0) {
+    await decoding;
+    throw classifyFfmpegFailure(argv, encode);
+  }
+  return { encode, tap: await decoding };
+}
+
+/** libx264's own scores of its output (`ssim=1:psnr=1`), from the summary it logs when the encode closes. */
+export function parseEncoderMetrics(stderr: string): { ssim: number; psnrDb: number } | null {
+  const ssim = /SSIM Mean Y:([0-9.]+)/.exec(stderr)?.[1];
+  const psnr = /PSNR Mean Y:([0-9.]+|inf)/.exec(stderr)?.[1];
+  if (ssim === undefined || psnr === undefined) return null;
+  return { ssim: Number(ssim), psnrDb: psnr === 'inf' ? 100 : Math.min(100, Number(psnr)) };
 }
 
 export function classifyFfmpegFailure(argv: string[], res: RunResult): AppError {

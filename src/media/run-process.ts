@@ -4,6 +4,7 @@
 // (no secrets reach ffmpeg: reliability F4), and a bounded stderr tail for error context.
 import { spawn } from 'node:child_process';
 import { setPriority } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
 import { AppError } from '../domain/errors.js';
 
 export interface RunOptions {
@@ -18,6 +19,10 @@ export interface RunOptions {
   collectStdoutBytes?: number;
   /** Lower the child's CPU priority so the chat service stays responsive (PeerTube runs ffmpeg at nice 20). */
   nice?: number;
+  /** Open the child's stdin as a pipe and hand it over (the decode tap's reader). */
+  onStdin?: (stdin: Writable) => void;
+  /** Open fd 3 as a pipe the child writes to (`pipe:3`) and hand its read end over (the encoder's decode tap). */
+  onFd3?: (fd3: Readable) => void;
 }
 
 export interface RunResult {
@@ -63,9 +68,12 @@ export function runProcess(bin: string, argv: readonly string[], opts: RunOption
   return new Promise<RunResult>((resolve, reject) => {
     const child = spawn(bin, argv, {
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.onStdin ? 'pipe' : 'ignore', 'pipe', 'pipe', ...(opts.onFd3 ? (['pipe'] as const) : [])],
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
     });
+    if (opts.onStdin && child.stdin) opts.onStdin(child.stdin);
+    const fd3 = child.stdio[3];
+    if (opts.onFd3 && fd3 && 'read' in fd3) opts.onFd3(fd3);
     let settled = false;
     let stdoutBuf = '';
     let collected = '';
@@ -101,8 +109,10 @@ export function runProcess(bin: string, argv: readonly string[], opts: RunOption
     const onAbort = (): void => terminate('cancel');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
+    const { stdout, stderr } = child;
+    if (!stdout || !stderr) throw new Error('spawned without stdout/stderr pipes');
+    stdout.setEncoding('utf8');
+    stdout.on('data', (chunk: string) => {
       armStall();
       if (opts.collectStdoutBytes !== undefined && collected.length < opts.collectStdoutBytes) {
         collected += chunk.slice(0, opts.collectStdoutBytes - collected.length);
@@ -116,8 +126,8 @@ export function runProcess(bin: string, argv: readonly string[], opts: RunOption
         }
       }
     });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
+    stderr.setEncoding('utf8');
+    stderr.on('data', (chunk: string) => {
       armStall();
       stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
     });

@@ -19,8 +19,15 @@ import {
 import type { Intent } from '../domain/intent.js';
 import type { MediaInfo } from '../domain/media-info.js';
 import { formatBytes } from '../domain/units.js';
-import { runFfmpeg, runMetric } from '../media/ffmpeg.js';
+import {
+  parseEncoderMetrics,
+  runFfmpeg,
+  runFfmpegWithDecodeTap,
+  runMetric,
+  type DecodeTapResult,
+} from '../media/ffmpeg.js';
 import { keyframeAtOrBefore, probe } from '../media/ffprobe.js';
+import type { ProgressSample } from '../media/progress.js';
 import { runProcess } from '../media/run-process.js';
 import { tools } from '../media/tools.js';
 import {
@@ -320,21 +327,26 @@ class Job {
           onProgress: (p) => this.encodeProgress(plan, p, 0, 1, 1),
         });
       } else {
-        // Where the measurement windows start depends only on the source: found while the encoder runs.
-        this.windows = this.measureWindows(plan, info);
-        this.windows.catch(() => undefined);
+        // Where the measurement windows start depends only on the source: found while the encoder runs, when the
+        // encoder's own scores will not do.
+        if (!encoderScoresReference(plan.video, info)) {
+          this.windows = this.measureWindows(plan, info);
+          this.windows.catch(() => undefined);
+        }
         attempts = await this.encode(plan, plan.video, info, ws, tmpOut, run);
       }
       this.stage('verify', 'Checking the result');
       // The decode check and the quality measurement are independent, mostly single-threaded reads of the same
-      // file: run them side by side on the 2 cores.
+      // file: run them side by side on the 2 cores. After an encode both were usually done during it (the tap).
       const outInfo = await probe(tmpOut, { signal });
-      const [, quality] = await Promise.all([
-        this.verify(plan, tmpOut, outInfo),
+      const check = plan.video.mode === 'encode' ? this.finalCheck : null;
+      const [decode, measured] = await Promise.all([
+        this.verify(plan, tmpOut, outInfo, check),
         plan.video.mode === 'encode'
           ? this.measureOutput(plan, plan.video, info, tmpOut)
-          : Promise.resolve(plan.estimate.quality),
+          : Promise.resolve({ quality: plan.estimate.quality, by: 'none' as const }),
       ]);
+      const quality = measured.quality;
       this.stage('deliver', 'Saving');
       await rename(tmpOut, out);
       return {
@@ -344,6 +356,7 @@ class Job {
         container: plan.container,
         quality,
         attempts,
+        checks: { decode, quality: measured.by },
         elapsedSec: (performance.now() - this.t0) / 1000,
         stageSec: (this.closeStage(), this.stageSec),
         plan,
@@ -403,18 +416,22 @@ class Job {
 
     if (video.rate.kind === 'crf') {
       const a = await audio;
-      await runFfmpeg(
-        encodeArgs(plan, {
-          kind: 'single',
-          passLogPrefix: passLog,
-          audioPath: a?.path ?? null,
-          outputPath: tmpOut,
-          maxOutputBytes: guard(plan.capBytes),
-          ...this.threads(video),
-        }),
-        { ...run, onProgress: (p) => this.encodeProgress(plan, p, 0, 1, 1) },
+      const size = await this.finalEncode(
+        (tap) =>
+          encodeArgs(plan, {
+            kind: 'single',
+            passLogPrefix: passLog,
+            audioPath: a?.path ?? null,
+            outputPath: tmpOut,
+            maxOutputBytes: guard(plan.capBytes),
+            ...this.threads(video),
+            ...tap,
+          }),
+        tmpOut,
+        guard(plan.capBytes),
+        run,
+        (p) => this.encodeProgress(plan, p, 0, 1, 1),
       );
-      const size = (await stat(tmpOut)).size;
       const within = plan.capBytes === null || size <= plan.capBytes;
       this.attempt(
         1,
@@ -429,6 +446,56 @@ class Job {
       return 1 + (await this.twoPass(plan, video, ctx(audio), 1));
     }
     return this.twoPass(plan, video, ctx(audio), 0);
+  }
+
+  /** What the decode tap and the encoder said about the file now at the output's temp path. */
+  private finalCheck: FinalCheck | null = null;
+
+  /**
+   * The encode that writes the deliverable (pass 2, a correction, or the CRF encode): decoded while it runs through
+   * the tee tap, scored by x264 itself, its size watched against the runaway guard (`-fs` does not reach a tee's
+   * files). Returns the file's size; a tripped guard stops the encode like `-fs` did, leaving a file over the cap.
+   */
+  private async finalEncode(
+    argvFor: (extras: FinalStepExtras) => string[],
+    path: string,
+    guardBytes: number,
+    run: { signal?: AbortSignal | undefined; timeoutMs: number; stallMs: number },
+    onProgress: (p: ProgressSample) => void,
+  ): Promise<number> {
+    this.finalCheck = null;
+    const guard = new AbortController();
+    const signal = run.signal ? AbortSignal.any([run.signal, guard.signal]) : guard.signal;
+    let size = 0;
+    let watching = false;
+    const watch = (): void => {
+      if (watching) return;
+      watching = true;
+      stat(path)
+        .then((st) => {
+          size = st.size;
+          if (size > guardBytes) guard.abort();
+        })
+        .catch(() => undefined)
+        .finally(() => (watching = false));
+    };
+    try {
+      const { encode, tap } = await runFfmpegWithDecodeTap(
+        argvFor({ decodeTap: 'pipe:3', encoderMetrics: true }),
+        {
+          ...run,
+          signal,
+          onProgress: (p) => {
+            watch();
+            onProgress({ ...p, totalSizeBytes: size });
+          },
+        },
+      );
+      this.finalCheck = { tap, metrics: parseEncoderMetrics(encode.stderrTail) };
+    } catch (e) {
+      if (!(guard.signal.aborted && !run.signal?.aborted)) throw e;
+    }
+    return (await stat(path)).size;
   }
 
   private async encodeAudio(
@@ -497,7 +564,7 @@ class Job {
       ? this.ws?.file('frames.nut')
       : undefined;
     this.intermediate = raw ?? null;
-    const step = (kind: 'pass1' | 'pass2', outputPath: string): string[] =>
+    const step = (kind: 'pass1' | 'pass2', outputPath: string, tap: FinalStepExtras = {}): string[] =>
       encodeArgs(plan, {
         kind,
         passLogPrefix: passLog,
@@ -506,6 +573,7 @@ class Job {
         maxOutputBytes: guard(cap),
         ...(raw ? { intermediate: kind === 'pass1' ? { write: raw } : { read: raw } } : {}),
         ...(kind === 'pass2' ? this.threads(video) : {}),
+        ...tap,
       });
     const attemptsLeft = this.cfg.maxAttempts;
     // Pass-1 statistics barely depend on the bitrate, so pass 1 runs at the nominal budget and corrections only redo
@@ -521,23 +589,27 @@ class Job {
     if (video.rate.kind !== 'abr2pass') throw new Error('two-pass needs a bitrate');
     const keep = tmpOut + '.best';
     let bestSize = 0;
+    let keptCheck: FinalCheck | null = null;
     let raised = false;
     let n: number;
     try {
       for (n = 1; n <= attemptsLeft; n++) {
         const attempt = priorAttempts + n;
         const weight = n === 1 ? 0.7 : 0.7 / n;
-        await runFfmpeg(step('pass2', tmpOut), {
-          ...run,
-          onProgress: (p) => this.encodeProgress(plan, p, 0.3, weight, attempt, 2),
-        });
-        const size = (await stat(tmpOut)).size;
+        const size = await this.finalEncode(
+          (tap) => step('pass2', tmpOut, tap),
+          tmpOut,
+          guard(cap),
+          run,
+          (p) => this.encodeProgress(plan, p, 0.3, weight, attempt, 2),
+        );
         const videoBytes = Math.max(1, size - (audioBytes ?? 0));
         const wantVideo = (plan.targetBytes ?? cap * SIZE_AIM) - (audioBytes ?? 0);
         if (size > cap) {
           if (bestSize > 0) {
             // The raised attempt overshot: the previous file met the cap; keep it.
             await rename(keep, tmpOut);
+            this.finalCheck = keptCheck;
             this.attempt(attempt, size, cap, 'keep-previous', 'raising overshot; keeping the previous file');
             return n;
           }
@@ -549,6 +621,7 @@ class Job {
           // Far under the cap: raise once if that buys quality (issue #2), keeping this file as the fallback.
           raised = true;
           bestSize = size;
+          keptCheck = this.finalCheck;
           await rename(tmpOut, keep);
           this.attempt(
             attempt,
@@ -565,6 +638,7 @@ class Job {
       }
       if (bestSize > 0) {
         await rename(keep, tmpOut);
+        this.finalCheck = keptCheck;
         return n;
       }
       throw new AppError('CAP_NOT_MET', {
@@ -578,13 +652,33 @@ class Job {
   }
 
   /** Promise 6: it decodes fully, the duration matches, the streams are as planned, the size is under the cap. */
-  private async verify(plan: EncodePlan, path: string, out: MediaInfo): Promise<void> {
+  private async verify(
+    plan: EncodePlan,
+    path: string,
+    out: MediaInfo,
+    check: FinalCheck | null,
+  ): Promise<'during-encode' | 'after-encode'> {
     const run = {
       signal: this.opts.signal,
       timeoutMs: this.cfg.minTimeoutMs,
       stallMs: this.cfg.stallTimeoutMs,
     };
-    const res = await runProcess(tools().ffmpeg, decodeCheckArgs(path), { ...run, nice: 10 });
+    // The tap decoded every video packet the encoder wrote; the file must hold exactly those (MP4/MOV count their
+    // frames in the index). Then only the audio, copied in from the job's own file, is left to decode here.
+    const counted = plan.container === 'mp4' || plan.container === 'mov';
+    const tapCovers =
+      check !== null &&
+      check.tap.ok &&
+      check.tap.frames !== null &&
+      check.tap.frames > 0 &&
+      (!counted || out.video?.frameCount === check.tap.frames);
+    const res =
+      tapCovers && plan.audio.mode === 'none'
+        ? { exitCode: 0, stderrTail: '' }
+        : await runProcess(tools().ffmpeg, decodeCheckArgs(path, tapCovers ? 'a' : null), {
+            ...run,
+            nice: 10,
+          });
     if (res.exitCode !== 0)
       throw new AppError(
         'VERIFY_FAILED',
@@ -625,6 +719,7 @@ class Job {
         bestText: formatBytes(out.sizeBytes),
       });
     }
+    return tapCovers ? 'during-encode' : 'after-encode';
   }
 
   private windows: Promise<SampleWindow[]> | null = null;
@@ -654,9 +749,9 @@ class Job {
     video: VideoEncodeSpec,
     info: MediaInfo,
     path: string,
-  ): Promise<QualityEstimate> {
+  ): Promise<{ quality: QualityEstimate; by: 'encoder' | 'windows' | 'none' }> {
     const v = info.video;
-    if (!v) return plan.estimate.quality;
+    if (!v) return { quality: plan.estimate.quality, by: 'none' };
     const trimStart = plan.trim?.startSec ?? 0;
     // 1 s windows: the delivered file's score is a report, not a decision, and this runs on every job.
     const run = {
@@ -664,6 +759,11 @@ class Job {
       timeoutMs: this.cfg.minTimeoutMs,
       stallMs: this.cfg.stallTimeoutMs,
     };
+    const own = this.finalCheck?.metrics;
+    if (own && encoderScoresReference(video, info)) {
+      const verdict = verdictFor(ssimToDb(own.ssim), this.refDb);
+      return { quality: { ssim: own.ssim, psnrDb: own.psnrDb, verdict }, by: 'encoder' };
+    }
     const seek = seekable(info);
     const windows = await (this.windows ?? this.measureWindows(plan, info));
     const base = {
@@ -687,8 +787,23 @@ class Job {
         ? { prefilteredReference: this.intermediate }
         : {};
     const m = await runMetric(outputMetricArgs({ ...base, ...pre, windows, outputOffsetSec: 0 }), run);
-    return { ssim: m.ssim, psnrDb: m.psnrDb, verdict: verdictFor(ssimToDb(m.ssim), this.refDb) };
+    const verdict = verdictFor(ssimToDb(m.ssim), this.refDb);
+    return { quality: { ssim: m.ssim, psnrDb: m.psnrDb, verdict }, by: 'windows' };
   }
+}
+
+/**
+ * x264's input is the reference itself when the plan keeps the source's geometry and frame rate (the chain then only
+ * rotates, crops as asked, tonemaps and converts to 4:2:0, exactly what the reference gets): its `ssim=1` score covers
+ * every frame, where the windowed measurement read 1-s samples of both files again after the encode.
+ */
+function encoderScoresReference(video: EncodePlan['video'], info: MediaInfo): boolean {
+  const v = info.video;
+  if (video.mode !== 'encode' || !v || video.encoder !== 'libx264' || video.fps !== null) return false;
+  return (
+    video.width === (video.crop?.width ?? v.displayWidth) &&
+    video.height === (video.crop?.height ?? v.displayHeight)
+  );
 }
 
 /** AVI and MPEG-PS often carry no per-packet timestamps, so seeking in them is not frame-exact. */
@@ -722,6 +837,14 @@ export async function keyframeWindows(
   }
   return out;
 }
+
+/** The decode tap's verdict and libx264's own scores for the file an encode just wrote. */
+interface FinalCheck {
+  tap: DecodeTapResult;
+  metrics: { ssim: number; psnrDb: number } | null;
+}
+
+type FinalStepExtras = { decodeTap?: string; encoderMetrics?: boolean };
 
 interface EncodedAudio {
   path: string;

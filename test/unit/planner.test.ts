@@ -300,6 +300,56 @@ describe('argv builders', () => {
     ]);
   });
 
+  it('a tapped final encode writes through tee: the file (escaped, faststart) and NUT video on pipe:3, no -fs', () => {
+    const plan = base();
+    const argv = encodeArgs(plan, {
+      kind: 'pass2',
+      passLogPrefix: '/w/x264',
+      audioPath: '/w/audio.m4a',
+      outputPath: "/o/it's | a\\b.mp4",
+      maxOutputBytes: 300_000_000,
+      decodeTap: 'pipe:3',
+      encoderMetrics: true,
+    });
+    expect(argv).not.toContain('-fs');
+    expect(argv).not.toContain('-movflags');
+    expect(argv[argv.indexOf('-x264-params') + 1]).toBe('ratetol=1:ssim=1:psnr=1');
+    expect(argv.slice(argv.indexOf('-map_metadata'))).toEqual([
+      '-map_metadata',
+      '-1',
+      '-map_chapters',
+      '-1',
+      '-flags',
+      '+global_header',
+      '-f',
+      'tee',
+      '-progress',
+      'pipe:1',
+      '-nostats',
+      "[f=mp4:movflags=+faststart]file:/o/it\\'s \\| a\\\\b.mp4|[f=nut:select=v:onfail=ignore]pipe:3",
+    ]);
+    const single = encodeArgs(draftPlan(I({ quality: 'high' }), media(), cfg).plan, {
+      kind: 'single',
+      passLogPrefix: '/w/x',
+      audioPath: null,
+      outputPath: '/o/q.webm',
+      maxOutputBytes: 1,
+      decodeTap: 'pipe:3',
+      encoderMetrics: true,
+    });
+    expect(single[single.indexOf('-x264-params') + 1]).toBe('ssim=1:psnr=1');
+    expect(
+      encodeArgs(plan, {
+        kind: 'pass1',
+        passLogPrefix: '/w/x',
+        audioPath: null,
+        outputPath: '/dev/null',
+        maxOutputBytes: 1,
+        encoderMetrics: true,
+      }),
+    ).not.toContain('ssim=1');
+  });
+
   it('filter chain: crop before fps before scale before tonemap', () => {
     const { plan } = draftPlan(
       I({ maxBytes: 100_000_000, aspect: '9:16' }),

@@ -1,0 +1,100 @@
+// The final encode is decoded while it runs (tee tap) and scored by x264 itself (issue #2's verify, made cheaper):
+// real ffmpeg on generated clips.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runFfmpegWithDecodeTap } from '../../src/media/ffmpeg.js';
+import { probe } from '../../src/media/ffprobe.js';
+import { basicClip, noisyClip } from '../fixtures/generate.js';
+import { collect, intent, outDir } from './helpers.js';
+
+/** SSIM-Y of `out` against `ref` over every frame, by ffmpeg's ssim filter (the bench's method). */
+function fullSsim(out: string, ref: string): number {
+  const r = spawnSync(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-nostdin',
+      '-i',
+      out,
+      '-i',
+      ref,
+      '-lavfi',
+      '[1:v]format=yuv420p[r];[0:v][r]ssim',
+      '-f',
+      'null',
+      '-',
+    ],
+    { encoding: 'utf8' },
+  );
+  return Number(/SSIM Y:([0-9.]+)/u.exec(r.stderr)?.[1]);
+}
+
+describe('decode while encoding', () => {
+  it('delivers to a name the tee muxer would misread, with x264’s whole-clip score matching ffmpeg’s', async () => {
+    const input = basicClip();
+    const dir = outDir();
+    // `|` separates tee outputs, `'` and `\` are av_get_token quoting, `[` opens slave options.
+    const output = join(dir, "it's a [test] | clip \\ 1.mp4");
+    const cap = 400_000;
+    const { result, error } = await collect({ input, intent: intent({ maxBytes: cap }), output });
+    expect(error).toBeNull();
+    expect(readdirSync(dir)).toEqual(["it's a [test] | clip \\ 1.mp4"]);
+    expect(statSync(output).size).toBe(result?.sizeBytes);
+    expect(result?.sizeBytes).toBeLessThanOrEqual(cap);
+    const info = await probe(output);
+    expect(info.video?.frameCount).toBe(120);
+    expect(info.audio[0]?.codec).toBe('aac');
+    expect(result?.checks).toEqual({ decode: 'during-encode', quality: 'encoder' });
+    const measured = fullSsim(output, input);
+    const reported = result?.quality.ssim ?? 0;
+    expect(Math.abs(reported - measured)).toBeLessThan(0.002);
+  });
+
+  it('the quality-first encode is tapped and scored the same way', async () => {
+    const input = noisyClip('tap-q.mp4', 320, 240, 2);
+    const output = join(outDir(), 'q.mp4');
+    const { result, error } = await collect({ input, intent: intent({ quality: 'high' }), output });
+    expect(error).toBeNull();
+    expect(result?.plan.video.mode === 'encode' && result.plan.video.rate.kind).toBe('crf');
+    expect(result?.checks).toEqual({ decode: 'during-encode', quality: 'encoder' });
+    expect(Math.abs((result?.quality.ssim ?? 0) - fullSsim(output, input))).toBeLessThan(0.002);
+  });
+
+  it('a decoder that gives up never holds the encoder up', async () => {
+    // The tap carries raw H.264 where the decoder expects NUT: it fails at once, and the encoder writes far more than
+    // a pipe buffer (64 KiB) after that.
+    const out = join(outDir(), 'raw-tap.mp4');
+    const argv = [
+      '-hide_banner',
+      '-nostdin',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=s=640x360:r=30:d=3,noise=alls=20:allf=t',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-qp',
+      '10',
+      '-flags',
+      '+global_header',
+      '-progress',
+      'pipe:1',
+      '-nostats',
+      '-f',
+      'tee',
+      '-map',
+      '0:v',
+      `[f=mp4]file:${out}|[f=h264:bsfs/v=dump_extra:onfail=ignore]pipe:3`,
+    ];
+    const { encode, tap } = await runFfmpegWithDecodeTap(argv, { timeoutMs: 60_000, stallMs: 20_000 });
+    expect(encode.exitCode).toBe(0);
+    expect(tap.ok).toBe(false);
+    expect(statSync(out).size).toBeGreaterThan(1_000_000);
+    expect((await probe(out)).video?.frameCount).toBe(90);
+  });
+});
