@@ -511,8 +511,21 @@ class Job {
     const isAac = codec === 'aac';
     const path = ws.file(isAac ? 'audio.m4a' : 'audio.mka');
     await runFfmpeg(audioArgs(plan, spec, path, isAac ? 'mp4' : 'matroska'), run);
+    // The output's audio packets are this file's: decoded here, beside pass 1, instead of from the output afterwards.
+    const res = await runProcess(tools().ffmpeg, decodeCheckArgs(path), { ...run, nice: 10 });
+    if (res.exitCode !== 0) {
+      throw new AppError(
+        'VERIFY_FAILED',
+        { reason: 'its sound does not decode cleanly' },
+        { internal: { stderrTail: res.stderrTail.slice(-2000) } },
+      );
+    }
+    this.audioDecoded = true;
     return { path, bytes: (await stat(path)).size };
   }
+
+  /** The job's audio file decoded cleanly (encodeAudio). */
+  private audioDecoded = false;
 
   private attempt(
     n: number,
@@ -664,7 +677,7 @@ class Job {
       stallMs: this.cfg.stallTimeoutMs,
     };
     // The tap decoded every video packet the encoder wrote; the file must hold exactly those (MP4/MOV count their
-    // frames in the index). Then only the audio, copied in from the job's own file, is left to decode here.
+    // frames in the index). The audio is copied in from the job's own file, decoded when it was made.
     const counted = plan.container === 'mp4' || plan.container === 'mov';
     const tapCovers =
       check !== null &&
@@ -673,7 +686,7 @@ class Job {
       check.tap.frames > 0 &&
       (!counted || out.video?.frameCount === check.tap.frames);
     const res =
-      tapCovers && plan.audio.mode === 'none'
+      tapCovers && (plan.audio.mode === 'none' || this.audioDecoded)
         ? { exitCode: 0, stderrTail: '' }
         : await runProcess(tools().ffmpeg, decodeCheckArgs(path, tapCovers ? 'a' : null), {
             ...run,
