@@ -1,5 +1,6 @@
 // Running ffmpeg for the pipeline: encodes with progress, lossless sample cuts, SSIM/PSNR measurement and the full
 // decode check. Argv comes from the pure builders in src/argv; this file only runs and interprets.
+import { stat } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { tapDecodeArgs } from '../argv/sample-args.js';
 import { AppError } from '../domain/errors.js';
@@ -38,15 +39,39 @@ export interface DecodeTapResult {
   stderrTail: string;
 }
 
+/** A tapped encode's outcome: `oversized` = stopped because its file passed `maxBytes` (then `encode` is null). */
+export type TappedEncode =
+  | { oversized: false; encode: RunResult; tap: DecodeTapResult }
+  | { oversized: true; encode: null; tap: DecodeTapResult };
+
 /**
  * Runs an encode built with `decodeTap: 'pipe:3'` and, beside it, a decoder reading that tap: the full decode check
  * happens while the encoder works instead of after it. The decoder never holds the encode up: if it exits early its
  * pipe is drained and discarded (and the caller falls back to decoding the file).
+ *
+ * ffmpeg's `-fs` cannot see a tee's files, so the output file is watched here on every progress report: its size
+ * fills the reports' `totalSizeBytes`, and past `output.maxBytes` (a runaway encode, reliability-anchors A6) the
+ * encoder is stopped like `-fs` stops it, leaving what it wrote.
  */
 export async function runFfmpegWithDecodeTap(
   argv: string[],
-  opts: FfmpegRunOptions,
-): Promise<{ encode: RunResult; tap: DecodeTapResult }> {
+  opts: FfmpegRunOptions & { output: { path: string; maxBytes: number } },
+): Promise<TappedEncode> {
+  const guard = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, guard.signal]) : guard.signal;
+  let written = 0;
+  let statting = false;
+  const watch = (): void => {
+    if (statting) return;
+    statting = true;
+    stat(opts.output.path)
+      .then((st) => {
+        written = st.size;
+        if (written > opts.output.maxBytes) guard.abort();
+      })
+      .catch(() => undefined)
+      .finally(() => (statting = false));
+  };
   let decoderIn: Writable | null = null;
   let tapOut: Readable | null = null;
   let decoderGone = false;
@@ -58,7 +83,7 @@ export async function runFfmpegWithDecodeTap(
   const parser = new ProgressParser();
   let frames: number | null = null;
   const decoding = runProcess(tools().ffmpeg, tapDecodeArgs(), {
-    signal: opts.signal,
+    signal,
     // No stall watchdog: the decoder waits while the encoder fills its lookahead. It ends with the encoder's pipe.
     timeoutMs: opts.timeoutMs,
     nice: 10,
@@ -84,7 +109,7 @@ export async function runFfmpegWithDecodeTap(
   let encode: RunResult;
   try {
     encode = await runProcess(tools().ffmpeg, argv, {
-      signal: opts.signal,
+      signal,
       timeoutMs: opts.timeoutMs,
       stallMs: opts.stallMs,
       nice: 10,
@@ -94,14 +119,17 @@ export async function runFfmpegWithDecodeTap(
       },
       onStdoutLine: (line) => {
         const sample = parserEnc.push(line);
-        if (sample && opts.onProgress) opts.onProgress(sample);
+        if (!sample) return;
+        watch();
+        opts.onProgress?.({ ...sample, totalSizeBytes: written });
       },
     });
   } catch (e) {
-    // Cancelled, timed out or never started: the decoder goes too before the caller hears of it, so no process
-    // outlives the job.
+    // Cancelled, timed out, stopped by the size guard or never started: the decoder goes too before the caller hears
+    // of it, so no process outlives the job.
     (decoderIn as Writable | null)?.end();
-    await decoding;
+    const tap = await decoding;
+    if (guard.signal.aborted && !opts.signal?.aborted) return { oversized: true, encode: null, tap };
     throw e;
   }
   // Node reports the encoder closed only after its fd 3 ended, so the pipe has already passed EOF on; this covers a
@@ -111,7 +139,7 @@ export async function runFfmpegWithDecodeTap(
     await decoding;
     throw classifyFfmpegFailure(argv, encode);
   }
-  return { encode, tap: await decoding };
+  return { oversized: false, encode, tap: await decoding };
 }
 
 /** libx264's own scores of its output (`ssim=1:psnr=1`), from the summary it logs when the encode closes. */

@@ -464,37 +464,13 @@ class Job {
     onProgress: (p: ProgressSample) => void,
   ): Promise<number> {
     this.finalCheck = null;
-    const guard = new AbortController();
-    const signal = run.signal ? AbortSignal.any([run.signal, guard.signal]) : guard.signal;
-    let size = 0;
-    let watching = false;
-    const watch = (): void => {
-      if (watching) return;
-      watching = true;
-      stat(path)
-        .then((st) => {
-          size = st.size;
-          if (size > guardBytes) guard.abort();
-        })
-        .catch(() => undefined)
-        .finally(() => (watching = false));
-    };
-    try {
-      const { encode, tap } = await runFfmpegWithDecodeTap(
-        argvFor({ decodeTap: 'pipe:3', encoderMetrics: true }),
-        {
-          ...run,
-          signal,
-          onProgress: (p) => {
-            watch();
-            onProgress({ ...p, totalSizeBytes: size });
-          },
-        },
-      );
-      this.finalCheck = { tap, metrics: parseEncoderMetrics(encode.stderrTail) };
-    } catch (e) {
-      if (!(guard.signal.aborted && !run.signal?.aborted)) throw e;
-    }
+    const res = await runFfmpegWithDecodeTap(argvFor({ decodeTap: 'pipe:3', encoderMetrics: true }), {
+      ...run,
+      onProgress,
+      output: { path, maxBytes: guardBytes },
+    });
+    if (!res.oversized)
+      this.finalCheck = { tap: res.tap, metrics: parseEncoderMetrics(res.encode.stderrTail) };
     return (await stat(path)).size;
   }
 

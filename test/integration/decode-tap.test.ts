@@ -5,6 +5,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runFfmpegWithDecodeTap } from '../../src/media/ffmpeg.js';
+import { liveProcessGroups } from '../../src/media/run-process.js';
 import { probe } from '../../src/media/ffprobe.js';
 import { basicClip, noisyClip } from '../fixtures/generate.js';
 import { collect, intent, outDir } from './helpers.js';
@@ -91,10 +92,58 @@ describe('decode while encoding', () => {
       '0:v',
       `[f=mp4]file:${out}|[f=h264:bsfs/v=dump_extra:onfail=ignore]pipe:3`,
     ];
-    const { encode, tap } = await runFfmpegWithDecodeTap(argv, { timeoutMs: 60_000, stallMs: 20_000 });
-    expect(encode.exitCode).toBe(0);
-    expect(tap.ok).toBe(false);
+    const res = await runFfmpegWithDecodeTap(argv, {
+      timeoutMs: 60_000,
+      stallMs: 20_000,
+      output: { path: out, maxBytes: 100_000_000 },
+    });
+    expect(res.oversized).toBe(false);
+    expect(res.encode?.exitCode).toBe(0);
+    expect(res.tap.ok).toBe(false);
     expect(statSync(out).size).toBeGreaterThan(1_000_000);
     expect((await probe(out)).video?.frameCount).toBe(90);
+  });
+
+  it('stops a runaway encode once its file passes the guard, like -fs, and reports the size as it grows', async () => {
+    const out = join(outDir(), 'runaway.mp4');
+    const sizes: number[] = [];
+    const argv = [
+      '-hide_banner',
+      '-nostdin',
+      '-y',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=s=640x360:r=30:d=20,noise=alls=40:allf=t',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-qp',
+      '0',
+      '-flags',
+      '+global_header',
+      '-progress',
+      'pipe:1',
+      '-nostats',
+      '-f',
+      'tee',
+      '-map',
+      '0:v',
+      `[f=mp4]file:${out}|[f=nut:select=v:onfail=ignore]pipe:3`,
+    ];
+    const t0 = performance.now();
+    const res = await runFfmpegWithDecodeTap(argv, {
+      timeoutMs: 60_000,
+      stallMs: 20_000,
+      output: { path: out, maxBytes: 2_000_000 },
+      onProgress: (p) => sizes.push(p.totalSizeBytes ?? 0),
+    });
+    expect(res.oversized).toBe(true);
+    // -re paces the 20-s source in real time: stopping early means the guard acted, not the end of the input.
+    expect(performance.now() - t0).toBeLessThan(15_000);
+    expect(Math.max(...sizes)).toBeGreaterThan(2_000_000);
+    expect(liveProcessGroups()).toBe(0);
   });
 });
