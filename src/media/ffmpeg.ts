@@ -135,9 +135,11 @@ export async function runFfmpegWithDecodeTap(
   // Node reports the encoder closed only after its fd 3 ended, so the pipe has already passed EOF on; this covers a
   // tap that never opened.
   (decoderIn as Writable | null)?.end();
-  if (encode.exitCode !== 0) {
+  // A tee output that fails to open does not fail ffmpeg (ffmpeg 5.1 applies `onfail` only once an output is open):
+  // the file is output #0, and an encode that lost it has failed, whatever the exit code says.
+  if (encode.exitCode !== 0 || /Slave muxer #0 failed/u.test(encode.stderrTail)) {
     await decoding;
-    throw classifyFfmpegFailure(argv, encode);
+    throw classifyFfmpegFailure(argv, { ...encode, exitCode: encode.exitCode || 1 });
   }
   return { oversized: false, encode, tap: await decoding };
 }

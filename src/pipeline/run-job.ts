@@ -417,6 +417,7 @@ class Job {
     if (video.rate.kind === 'crf') {
       const a = await audio;
       const size = await this.finalEncode(
+        plan,
         (tap) =>
           encodeArgs(plan, {
             kind: 'single',
@@ -457,6 +458,7 @@ class Job {
    * files). Returns the file's size; a tripped guard stops the encode like `-fs` did, leaving a file over the cap.
    */
   private async finalEncode(
+    plan: EncodePlan,
     argvFor: (extras: FinalStepExtras) => string[],
     path: string,
     guardBytes: number,
@@ -464,6 +466,11 @@ class Job {
     onProgress: (p: ProgressSample) => void,
   ): Promise<number> {
     this.finalCheck = null;
+    if (!decodeTapWorks(plan)) {
+      const res = await runFfmpeg(argvFor({ encoderMetrics: true }), { ...run, onProgress });
+      this.finalCheck = { tap: null, metrics: parseEncoderMetrics(res.stderrTail) };
+      return (await stat(path)).size;
+    }
     const res = await runFfmpegWithDecodeTap(argvFor({ decodeTap: 'pipe:3', encoderMetrics: true }), {
       ...run,
       onProgress,
@@ -586,6 +593,7 @@ class Job {
         const attempt = priorAttempts + n;
         const weight = n === 1 ? 0.7 : 0.7 / n;
         const size = await this.finalEncode(
+          plan,
           (tap) => step('pass2', tmpOut, tap),
           tmpOut,
           guard(cap),
@@ -657,6 +665,7 @@ class Job {
     const counted = plan.container === 'mp4' || plan.container === 'mov';
     const tapCovers =
       check !== null &&
+      check.tap !== null &&
       check.tap.ok &&
       check.tap.frames !== null &&
       check.tap.frames > 0 &&
@@ -795,6 +804,15 @@ function encoderScoresReference(video: EncodePlan['video'], info: MediaInfo): bo
   );
 }
 
+/**
+ * The tee passes each stream's codec tag on to every output, and some outputs refuse a foreign tag: NUT (the tap)
+ * refuses x265's `hvc1`, Matroska refuses the `mp4a` of the AAC file the audio comes from. Those encodes run without a
+ * tap and their file is decoded afterwards, as before.
+ */
+function decodeTapWorks(plan: EncodePlan): boolean {
+  return plan.video.mode === 'encode' && plan.video.encoder !== 'libx265' && plan.container !== 'mkv';
+}
+
 /** AVI and MPEG-PS often carry no per-packet timestamps, so seeking in them is not frame-exact. */
 function seekable(info: MediaInfo): boolean {
   return info.container !== 'avi' && info.container !== 'mpegps';
@@ -829,7 +847,8 @@ export async function keyframeWindows(
 
 /** The decode tap's verdict and libx264's own scores for the file an encode just wrote. */
 interface FinalCheck {
-  tap: DecodeTapResult;
+  /** Null when the encode ran without a tap (decodeTapWorks). */
+  tap: DecodeTapResult | null;
   metrics: { ssim: number; psnrDb: number } | null;
 }
 

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { runFfmpegWithDecodeTap } from '../../src/media/ffmpeg.js';
 import { liveProcessGroups } from '../../src/media/run-process.js';
 import { probe } from '../../src/media/ffprobe.js';
+import { parseInstruction } from '../../src/instruction/parse-instruction.js';
 import { basicClip, noisyClip } from '../fixtures/generate.js';
 import { collect, intent, outDir } from './helpers.js';
 
@@ -144,6 +145,57 @@ describe('decode while encoding', () => {
     // -re paces the 20-s source in real time: stopping early means the guard acted, not the end of the input.
     expect(performance.now() - t0).toBeLessThan(15_000);
     expect(Math.max(...sizes)).toBeGreaterThan(2_000_000);
+    expect(liveProcessGroups()).toBe(0);
+  });
+
+  it('containers and codecs the tap cannot carry are decoded after the encode instead', async () => {
+    const input = basicClip();
+    // Matroska refuses the AAC file's MP4 tag that tee passes on; NUT refuses x265's hvc1 tag.
+    for (const [request, ext, codec] of [
+      ['under 300KB as mkv', 'mkv', 'h264'],
+      ['under 300KB in h265', 'mp4', 'hevc'],
+    ] as const) {
+      const output = join(outDir(), `o.${ext}`);
+      const { result, error } = await collect({ input, intent: parseInstruction(request), output });
+      expect(error).toBeNull();
+      expect(result?.checks?.decode).toBe('after-encode');
+      const info = await probe(output);
+      expect(info.video?.codec).toBe(codec);
+      expect(info.audio[0]?.codec).toBe('aac');
+      expect(statSync(output).size).toBeLessThanOrEqual(300_000);
+    }
+  });
+
+  it('an encode whose file cannot be written fails, although the tap kept ffmpeg going', async () => {
+    const out = join(outDir(), 'missing-dir', 'x.mp4');
+    const argv = [
+      '-hide_banner',
+      '-nostdin',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=s=320x240:r=30:d=1',
+      '-c:v',
+      'libx264',
+      '-flags',
+      '+global_header',
+      '-progress',
+      'pipe:1',
+      '-nostats',
+      '-f',
+      'tee',
+      '-map',
+      '0:v',
+      `[f=mp4]file:${out}|[f=nut:select=v:onfail=ignore]pipe:3`,
+    ];
+    await expect(
+      runFfmpegWithDecodeTap(argv, {
+        timeoutMs: 60_000,
+        stallMs: 20_000,
+        output: { path: out, maxBytes: 1e9 },
+      }),
+    ).rejects.toMatchObject({ code: 'FFMPEG_FAILED' });
     expect(liveProcessGroups()).toBe(0);
   });
 });
