@@ -116,9 +116,14 @@ class Job {
       const result = await this.encodeVerifyDeliver(plan, info);
       this.emit({ type: 'done', result });
     } finally {
+      // Work started beside the encode (the audio step, keyframe lookups) is cancelled by the same signal; a job
+      // reports its end only once those processes are gone too, and never removes its temp dir under them.
+      await Promise.allSettled(this.sideWork);
       await this.ws.dispose();
     }
   }
+
+  private readonly sideWork: Promise<unknown>[] = [];
 
   private readonly stageSec: Partial<Record<Stage, number>> = {};
   private current: { stage: Stage; t: number } | null = null;
@@ -332,6 +337,7 @@ class Job {
         if (!encoderScoresReference(plan.video, info)) {
           this.windows = this.measureWindows(plan, info);
           this.windows.catch(() => undefined);
+          this.sideWork.push(this.windows);
         }
         attempts = await this.encode(plan, plan.video, info, ws, tmpOut, run);
       }
@@ -403,6 +409,7 @@ class Job {
     // the two run side by side: on short clips the audio step was a visible share of the wall time.
     const audio = this.encodeAudio(plan, info, ws, run);
     audio.catch(() => undefined);
+    this.sideWork.push(audio);
     const passLog = ws.file('x264');
     const guard = (cap: number | null): number => Math.ceil((cap ?? info.sizeBytes * 4) * 1.5) + 1_000_000;
     const ctx = (a: Promise<EncodedAudio | null>): EncodeContext => ({

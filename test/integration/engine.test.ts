@@ -167,6 +167,7 @@ describe('cancellation', () => {
       if (e.type === 'error') expect(e.error.code).toBe('CANCELLED');
     }
     expect(events).toContain('error');
+    // The error comes only after every process of the job is gone, including the audio step beside pass 1.
     expect(liveProcessGroups()).toBe(0);
     expect(readdirSync(dir)).toEqual([]);
   });
