@@ -274,15 +274,15 @@ export function outputMetricArgs(args: {
   return ['-hide_banner', '-nostdin', '-y', ...inputs, '-filter_complex', graph, '-f', 'null', '-'];
 }
 
-/** Full decode of an output with -xerror: exit code 0 can still hide a damaged file (ab-av1 `decode()`). */
-/** `streams: 'a'` decodes only the audio (the video was decoded through the encode's tap). */
+/** Quiet, and stop at the first decode error: exit code 0 can still hide a damaged file (ab-av1 `decode()`). */
+const DECODE_CHECK_HEAD = ['-hide_banner', '-nostdin', '-v', 'error', '-xerror'];
+
+/**
+ * Full decode of an output. `streams: 'a'` decodes only the audio (the video was decoded through the encode's tap).
+ */
 export function decodeCheckArgs(path: string, streams: 'a' | null = null): string[] {
   return [
-    '-hide_banner',
-    '-nostdin',
-    '-v',
-    'error',
-    '-xerror',
+    ...DECODE_CHECK_HEAD,
     '-i',
     fileUrl(path),
     '-map',
@@ -299,11 +299,7 @@ export function decodeCheckArgs(path: string, streams: 'a' | null = null): strin
  */
 export function tapDecodeArgs(): string[] {
   return [
-    '-hide_banner',
-    '-nostdin',
-    '-v',
-    'error',
-    '-xerror',
+    ...DECODE_CHECK_HEAD,
     '-protocol_whitelist',
     'pipe',
     '-format_whitelist',

@@ -1,10 +1,9 @@
 // The final encode is decoded while it runs (tee tap) and scored by x264 itself (issue #2's verify, made cheaper):
 // real ffmpeg on generated clips.
-import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runFfmpegWithDecodeTap } from '../../src/media/ffmpeg.js';
+import { runFfmpegWithDecodeTap, runMetric } from '../../src/media/ffmpeg.js';
 import { liveProcessGroups } from '../../src/media/run-process.js';
 import { probe } from '../../src/media/ffprobe.js';
 import { parseInstruction } from '../../src/instruction/parse-instruction.js';
@@ -12,25 +11,43 @@ import { basicClip, noisyClip } from '../fixtures/generate.js';
 import { collect, intent, outDir } from './helpers.js';
 
 /** SSIM-Y of `out` against `ref` over every frame, by ffmpeg's ssim filter (the bench's method). */
-function fullSsim(out: string, ref: string): number {
-  const r = spawnSync(
-    'ffmpeg',
-    [
-      '-hide_banner',
-      '-nostdin',
-      '-i',
-      out,
-      '-i',
-      ref,
-      '-lavfi',
-      '[1:v]format=yuv420p[r];[0:v][r]ssim',
-      '-f',
-      'null',
-      '-',
-    ],
-    { encoding: 'utf8' },
-  );
-  return Number(/SSIM Y:([0-9.]+)/u.exec(r.stderr)?.[1]);
+async function fullSsim(out: string, ref: string): Promise<number> {
+  const graph = '[1:v]format=yuv420p[r];[0:v][r]ssim';
+  const argv = ['-hide_banner', '-nostdin', '-i', out, '-i', ref, '-lavfi', graph, '-f', 'null', '-'];
+  return (await runMetric(argv, { timeoutMs: 60_000, stallMs: 30_000 })).ssim;
+}
+
+/** A lavfi source encoded by x264 through tee: the file, and `tap` (a tee slave spec) on pipe:3. */
+function teeEncode(opts: {
+  source: string;
+  x264: string[];
+  out: string;
+  tap: string;
+  realtime?: boolean;
+}): string[] {
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-y',
+    ...(opts.realtime === true ? ['-re'] : []),
+    '-f',
+    'lavfi',
+    '-i',
+    opts.source,
+    '-c:v',
+    'libx264',
+    ...opts.x264,
+    '-flags',
+    '+global_header',
+    '-progress',
+    'pipe:1',
+    '-nostats',
+    '-f',
+    'tee',
+    '-map',
+    '0:v',
+    `[f=mp4]file:${opts.out}|${opts.tap}`,
+  ];
 }
 
 describe('decode while encoding', () => {
@@ -49,7 +66,7 @@ describe('decode while encoding', () => {
     expect(info.video?.frameCount).toBe(120);
     expect(info.audio[0]?.codec).toBe('aac');
     expect(result?.checks).toEqual({ decode: 'during-encode', quality: 'encoder' });
-    const measured = fullSsim(output, input);
+    const measured = await fullSsim(output, input);
     const reported = result?.quality.ssim ?? 0;
     expect(Math.abs(reported - measured)).toBeLessThan(0.002);
   });
@@ -61,38 +78,19 @@ describe('decode while encoding', () => {
     expect(error).toBeNull();
     expect(result?.plan.video.mode === 'encode' && result.plan.video.rate.kind).toBe('crf');
     expect(result?.checks).toEqual({ decode: 'during-encode', quality: 'encoder' });
-    expect(Math.abs((result?.quality.ssim ?? 0) - fullSsim(output, input))).toBeLessThan(0.002);
+    expect(Math.abs((result?.quality.ssim ?? 0) - (await fullSsim(output, input)))).toBeLessThan(0.002);
   });
 
   it('a decoder that gives up never holds the encoder up', async () => {
     // The tap carries raw H.264 where the decoder expects NUT: it fails at once, and the encoder writes far more than
     // a pipe buffer (64 KiB) after that.
     const out = join(outDir(), 'raw-tap.mp4');
-    const argv = [
-      '-hide_banner',
-      '-nostdin',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=s=640x360:r=30:d=3,noise=alls=20:allf=t',
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      '-qp',
-      '10',
-      '-flags',
-      '+global_header',
-      '-progress',
-      'pipe:1',
-      '-nostats',
-      '-f',
-      'tee',
-      '-map',
-      '0:v',
-      `[f=mp4]file:${out}|[f=h264:bsfs/v=dump_extra:onfail=ignore]pipe:3`,
-    ];
+    const argv = teeEncode({
+      source: 'testsrc2=s=640x360:r=30:d=3,noise=alls=20:allf=t',
+      x264: ['-preset', 'ultrafast', '-qp', '10'],
+      out,
+      tap: '[f=h264:bsfs/v=dump_extra:onfail=ignore]pipe:3',
+    });
     const res = await runFfmpegWithDecodeTap(argv, {
       timeoutMs: 60_000,
       stallMs: 20_000,
@@ -108,32 +106,13 @@ describe('decode while encoding', () => {
   it('stops a runaway encode once its file passes the guard, like -fs, and reports the size as it grows', async () => {
     const out = join(outDir(), 'runaway.mp4');
     const sizes: number[] = [];
-    const argv = [
-      '-hide_banner',
-      '-nostdin',
-      '-y',
-      '-re',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=s=640x360:r=30:d=20,noise=alls=40:allf=t',
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      '-qp',
-      '0',
-      '-flags',
-      '+global_header',
-      '-progress',
-      'pipe:1',
-      '-nostats',
-      '-f',
-      'tee',
-      '-map',
-      '0:v',
-      `[f=mp4]file:${out}|[f=nut:select=v:onfail=ignore]pipe:3`,
-    ];
+    const argv = teeEncode({
+      source: 'testsrc2=s=640x360:r=30:d=20,noise=alls=40:allf=t',
+      x264: ['-preset', 'ultrafast', '-qp', '0'],
+      out,
+      tap: '[f=nut:select=v:onfail=ignore]pipe:3',
+      realtime: true,
+    });
     const t0 = performance.now();
     const res = await runFfmpegWithDecodeTap(argv, {
       timeoutMs: 60_000,
@@ -168,27 +147,12 @@ describe('decode while encoding', () => {
 
   it('an encode whose file cannot be written fails, although the tap kept ffmpeg going', async () => {
     const out = join(outDir(), 'missing-dir', 'x.mp4');
-    const argv = [
-      '-hide_banner',
-      '-nostdin',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=s=320x240:r=30:d=1',
-      '-c:v',
-      'libx264',
-      '-flags',
-      '+global_header',
-      '-progress',
-      'pipe:1',
-      '-nostats',
-      '-f',
-      'tee',
-      '-map',
-      '0:v',
-      `[f=mp4]file:${out}|[f=nut:select=v:onfail=ignore]pipe:3`,
-    ];
+    const argv = teeEncode({
+      source: 'testsrc2=s=320x240:r=30:d=1',
+      x264: [],
+      out,
+      tap: '[f=nut:select=v:onfail=ignore]pipe:3',
+    });
     await expect(
       runFfmpegWithDecodeTap(argv, {
         timeoutMs: 60_000,
