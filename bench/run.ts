@@ -32,7 +32,11 @@ interface Score {
 }
 
 /** SSIM-Y/PSNR-Y of `out` against the source at the source's displayed geometry and frame rate. */
-function score(out: string, src: MediaInfo, opts: { tonemapRef: boolean }): Score {
+/**
+ * `tonemapRef`: the reference is the source tonemapped to SDR (what vidshrink is asked to deliver). `tonemapOut`: the
+ * output is tonemapped by the same chain too, for a peer that kept HLG/PQ: both then compare what an SDR screen shows.
+ */
+function score(out: string, src: MediaInfo, opts: { tonemapRef: boolean; tonemapOut?: boolean }): Score {
   const v = src.video;
   if (!v) throw new Error('no video');
   // Both sides resampled to the source's rate by timestamp (restores a lowered frame rate, absorbs a peer's CFR
@@ -47,6 +51,7 @@ function score(out: string, src: MediaInfo, opts: { tonemapRef: boolean }): Scor
     index,
   ].join(',');
   const dist = [
+    ...(opts.tonemapOut === true && v.hdr ? tonemapFilters(v.hdr) : []),
     `scale=${v.displayWidth}:${v.displayHeight}:flags=bicubic`,
     'format=yuv420p',
     'setsar=1',
@@ -101,6 +106,8 @@ interface Row {
   vsShape: string;
   bareSize: number;
   bareSsim: number;
+  /** HDR sources only: the peer's HLG/PQ output and the source both tonemapped, as on an SDR screen. */
+  bareSsimSdr: number | null;
   bareSec: number;
   qSize: number;
   qSsimDb: number;
@@ -199,6 +206,7 @@ async function runCase(c: BenchCase, dir: string): Promise<Row> {
     vsShape: shape(size.result),
     bareSize: statSync(bare).size,
     bareSsim: score(bare, src, { tonemapRef: false }).ssim,
+    bareSsimSdr: v.hdr ? score(bare, src, { tonemapRef: true, tonemapOut: true }).ssim : null,
     bareSec,
     qSize: statSync(qOut).size,
     qSsimDb: qScore.ssimDb,
@@ -245,6 +253,13 @@ function table(all: Row[]): string {
   lines.push(
     `Size: lowest fill ${worstFill.toFixed(4)}, over the cap ${over}/${rows.length}; SSIM ≥ bare on ${ssimWins}/${rows.length}; worst time ratio ${maxTime.toFixed(2)}×.`,
   );
+  for (const r of rows) {
+    if (r.bareSsimSdr === null) continue;
+    lines.push(
+      '',
+      `${r.name}: the bare SSIM above compares its HLG/PQ output with the HDR source; with both tonemapped by the same chain (what an SDR screen shows, vidshrink's reference) the bare output scores ${f(r.bareSsimSdr, 4)} against vidshrink's ${f(r.vsSsim, 4)}.`,
+    );
+  }
   for (const r of stress) {
     lines.push(
       '',
