@@ -277,20 +277,9 @@ export function outputMetricArgs(args: {
 /** Quiet, and stop at the first decode error: exit code 0 can still hide a damaged file (ab-av1 `decode()`). */
 const DECODE_CHECK_HEAD = ['-hide_banner', '-nostdin', '-v', 'error', '-xerror'];
 
-/**
- * Full decode of an output. `streams: 'a'` decodes only the audio (the video was decoded through the encode's tap).
- */
-export function decodeCheckArgs(path: string, streams: 'a' | null = null): string[] {
-  return [
-    ...DECODE_CHECK_HEAD,
-    '-i',
-    fileUrl(path),
-    '-map',
-    streams === null ? '0' : `0:${streams}`,
-    '-f',
-    'null',
-    '-',
-  ];
+/** Full decode of a file, every stream. */
+export function decodeCheckArgs(path: string): string[] {
+  return [...DECODE_CHECK_HEAD, '-i', fileUrl(path), '-map', '0', '-f', 'null', '-'];
 }
 
 /**

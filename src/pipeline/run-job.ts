@@ -510,12 +510,8 @@ class Job {
         { internal: { stderrTail: res.stderrTail.slice(-2000) } },
       );
     }
-    this.audioDecoded = true;
     return { path, bytes: (await stat(path)).size };
   }
-
-  /** The job's audio file decoded cleanly (encodeAudio). */
-  private audioDecoded = false;
 
   private attempt(
     n: number,
@@ -677,13 +673,9 @@ class Job {
       check.tap.frames !== null &&
       check.tap.frames > 0 &&
       (!counted || out.video?.frameCount === check.tap.frames);
-    const res =
-      tapCovers && (plan.audio.mode === 'none' || this.audioDecoded)
-        ? { exitCode: 0, stderrTail: '' }
-        : await runProcess(tools().ffmpeg, decodeCheckArgs(path, tapCovers ? 'a' : null), {
-            ...run,
-            nice: 10,
-          });
+    const res = tapCovers
+      ? { exitCode: 0, stderrTail: '' }
+      : await runProcess(tools().ffmpeg, decodeCheckArgs(path), { ...run, nice: 10 });
     if (res.exitCode !== 0)
       throw new AppError(
         'VERIFY_FAILED',
