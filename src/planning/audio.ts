@@ -50,19 +50,29 @@ export function planAudio(
   const srcKbps = stream.bitrateBps === null ? null : Math.round(stream.bitrateBps / 1000);
   const rung = chooseAudioRung(totalBudgetKbps, srcKbps);
   const channels: 1 | 2 = stream.channels === 1 ? 1 : rung.channels;
+  const kbps = monoKbps(rung, channels);
   const copyable =
     (codec === 'aac' && stream.codec === 'aac') || (codec === 'opus' && stream.codec === 'opus');
-  if (copyable && srcKbps !== null && srcKbps <= rung.kbps + 8 && stream.channels <= 2) {
+  if (copyable && srcKbps !== null && srcKbps <= kbps + 8 && stream.channels <= 2) {
     return { spec: { mode: 'copy', streamIndex: stream.index }, reason: null };
   }
   // Opus only runs at 48 kHz; AAC keeps 44.1/48 kHz and brings anything higher down to 48 kHz.
   const sampleRateHz = codec === 'opus' ? 48000 : stream.sampleRateHz === 44100 ? 44100 : 48000;
   const reason =
     totalBudgetKbps !== null && rung.kbps < 128
-      ? `Audio at ${rung.kbps} kb/s${channels === 1 ? ' mono' : ''} to leave the picture enough bits.`
+      ? `Audio at ${kbps} kb/s${channels === 1 ? ' mono' : ''} to leave the picture enough bits.`
       : null;
   return {
-    spec: { mode: 'encode', streamIndex: stream.index, codec, kbps: rung.kbps, channels, sampleRateHz },
+    spec: { mode: 'encode', streamIndex: stream.index, codec, kbps, channels, sampleRateHz },
     reason,
   };
+}
+
+/**
+ * The ladder's stereo rates are per pair of channels: a mono source (most phone microphones record one) gets half,
+ * as HandBrake defaults mono AAC to 80k beside 160k stereo and its Discord presets use 64k mono. 128k spent on one
+ * channel was 2 % of a 4 MB, 10-s clip's budget taken from the picture (BENCHMARKS.md, pan clip).
+ */
+function monoKbps(rung: AudioRung, channels: 1 | 2): number {
+  return channels === 1 && rung.channels === 2 ? Math.max(48, rung.kbps / 2) : rung.kbps;
 }

@@ -6,8 +6,8 @@ import { DEFAULT_ENGINE_CONFIG } from '../../src/config/engine.js';
 import type { EncodePlan } from '../../src/domain/encode-plan.js';
 import { AppError } from '../../src/domain/errors.js';
 import { emptyIntent, type Intent } from '../../src/domain/intent.js';
-import type { MediaInfo, VideoStreamInfo } from '../../src/domain/media-info.js';
-import { chooseAudioRung } from '../../src/planning/audio.js';
+import type { AudioStreamInfo, MediaInfo, VideoStreamInfo } from '../../src/domain/media-info.js';
+import { chooseAudioRung, planAudio } from '../../src/planning/audio.js';
 import { aspectCrop, fitShortSide } from '../../src/planning/geometry.js';
 import { ladderCandidates } from '../../src/planning/ladder.js';
 import { draftPlan } from '../../src/planning/plan-encode.js';
@@ -399,6 +399,32 @@ describe('pure helpers', () => {
     expect(chooseAudioRung(850, null).kbps).toBe(96);
     expect(chooseAudioRung(540, null)).toEqual({ kbps: 64, channels: 1 });
     expect(chooseAudioRung(5000, 96).kbps).toBe(96);
+  });
+
+  it('a mono source gets half the stereo rate: copied only when it is already that small', () => {
+    const mono = (bitrateBps: number): AudioStreamInfo => ({
+      index: 1,
+      codec: 'aac',
+      channels: 1,
+      sampleRateHz: 44100,
+      bitrateBps,
+      language: null,
+    });
+    // A phone's 135k mono AAC at a 4 MB / 8 s budget: re-encoded at 64k, not copied at 135k.
+    expect(planAudio(mono(135_000), false, 'mp4', 4000).spec).toMatchObject({
+      mode: 'encode',
+      kbps: 64,
+      channels: 1,
+    });
+    expect(planAudio(mono(70_000), false, 'mp4', 4000).spec).toEqual({ mode: 'copy', streamIndex: 1 });
+    // Full budget: 80k mono beside 160k stereo; the stereo ladder itself is unchanged.
+    expect(planAudio(mono(256_000), false, 'mp4', null).spec).toMatchObject({ kbps: 80, channels: 1 });
+    expect(planAudio({ ...mono(256_000), channels: 2 }, false, 'mp4', null).spec).toMatchObject({
+      kbps: 160,
+      channels: 2,
+    });
+    // The budget's own mono rungs stay as they are.
+    expect(planAudio(mono(135_000), false, 'mp4', 450).spec).toMatchObject({ kbps: 48, channels: 1 });
   });
 
   it('ladder: comfortable budgets are not sampled', () => {
