@@ -19,6 +19,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { closeServer } from './http.js';
 
 const DISCORD_EPOCH = 1_420_070_400_000n;
 const MiB = 1024 * 1024;
@@ -301,8 +302,7 @@ export class FakeDiscord {
   async close(): Promise<void> {
     for (const s of this.sessions) s.ws.terminate();
     this.wss.close();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeServer(this.server);
   }
 
   // ------------------------------------------------------------------ world

@@ -72,6 +72,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { closeServer } from './http.js';
 
 export interface FakeNemoOptions {
   /** How `{code, message}` errors travel (§4.7 leaves it open). Default 'httpStatus'. */
@@ -491,10 +492,7 @@ class FakeNemoServer implements FakeNemo {
     for (const r of this.renderMap.values()) r.proc?.kill('SIGKILL');
     const s = this.server;
     this.server = null;
-    if (s) {
-      s.closeAllConnections();
-      await new Promise<void>((resolve) => s.close(() => resolve()));
-    }
+    if (s) await closeServer(s);
     await rm(this.dir, { recursive: true, force: true });
   }
 

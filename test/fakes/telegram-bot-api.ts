@@ -13,6 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { closeServer } from './http.js';
 
 /** 20 << 20: tdlib/telegram-bot-api Client.h `MAX_DOWNLOAD_FILE_SIZE` (the docs say "20 MB"). */
 export const CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024;
@@ -251,10 +252,7 @@ export class FakeTelegram {
     }
     const s = this.server;
     this.server = null;
-    if (s) {
-      s.closeAllConnections();
-      await new Promise<void>((resolve) => s.close(() => resolve()));
-    }
+    if (s) await closeServer(s);
     await rm(this.dir, { recursive: true, force: true });
   }
 

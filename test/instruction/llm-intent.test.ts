@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { askLlmForIntent, intentFromLlmJson } from '../../src/llm/llm-intent.js';
+import { closeServer } from '../fakes/http.js';
 
 type Reply = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 
@@ -39,9 +40,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  server.close();
-  await once(server, 'close');
+  await closeServer(server);
 });
 
 const VALID = {

@@ -1,6 +1,7 @@
 // Loopback servers for the network tests: a recording HTTP server and a canary that must never be reached.
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeServer } from '../fakes/http.js';
 
 export interface TestServer {
   server: Server;
@@ -24,11 +25,7 @@ export async function startServer(
     port: 0,
     connections: 0,
     requests: [],
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
   server.on('connection', () => {
     state.connections++;
