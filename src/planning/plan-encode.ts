@@ -15,6 +15,7 @@ import type { MediaInfo, VideoStreamInfo } from '../domain/media-info.js';
 import { formatBitrate, formatBytes, formatDuration } from '../domain/units.js';
 import { planAudio, pickAudioStream } from './audio.js';
 import { outputGeometry } from './geometry.js';
+import { keyintFor } from './gop.js';
 import { ladderCandidates, rungLabel, type Rung } from './ladder.js';
 import { QUALITY_TARGETS, type QualityTarget } from './quality.js';
 import {
@@ -129,7 +130,7 @@ export function draftPlan(intent: Intent, info: MediaInfo, cfg: EngineConfig): P
     tonemap: v.hdr,
     pixFmt: 'yuv420p',
     rate: { kind: 'crf', crf: 23, maxrateKbps: null, bufsizeKbps: null },
-    keyintFrames: null,
+    keyintFrames: keyintFor(enc.encoder, outFps),
   };
   const plan: EncodePlan = {
     version: 1,
@@ -326,6 +327,8 @@ export function applyRung(plan: EncodePlan, rung: Rung, videoKbps: number): void
   v.width = rung.width;
   v.height = rung.height;
   v.fps = rung.fps;
+  // A rung that keeps the source's timing (fps null) keeps the GOP planned from the source's rate.
+  if (rung.fps !== null) v.keyintFrames = keyintFor(v.encoder, rung.fps);
   if (changed) {
     plan.reasons.push(
       `${before.replace(/p0$/, 'p')} → ${rung.label}: at ${formatBitrate(videoKbps * 1000)} that measured sharpest on samples.`,

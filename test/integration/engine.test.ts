@@ -5,7 +5,15 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { probe } from '../../src/media/ffprobe.js';
 import { liveProcessGroups } from '../../src/media/run-process.js';
-import { basicClip, compliantClip, fps120Clip, hdrClip, rotatedClip, vfrClip } from '../fixtures/generate.js';
+import {
+  basicClip,
+  compliantClip,
+  fps120Clip,
+  hdrClip,
+  noisyClip,
+  rotatedClip,
+  vfrClip,
+} from '../fixtures/generate.js';
 import { collect, intent, outDir } from './helpers.js';
 
 describe('size cap', () => {
@@ -29,6 +37,23 @@ describe('size cap', () => {
     expect(Math.abs(info.durationSec - 4)).toBeLessThan(0.2);
     // No temp file left beside the output.
     expect(readdirSync(join(output, '..'))).toEqual(['out.mp4']);
+  });
+
+  it('puts one keyframe in a 10 s 30 fps clip, where x264 on its own would start a second GOP at frame 250', async () => {
+    const input = noisyClip('gop-10s.mp4', 320, 180, 10);
+    const output = join(outDir(), 'gop.mp4');
+    const { result, error } = await collect({ input, intent: intent({ maxBytes: 500_000 }), output });
+    expect(error).toBeNull();
+    expect(result?.plan.video.mode === 'encode' && result.plan.video.keyintFrames).toBe(300);
+    const packets = spawnSync(
+      'ffprobe',
+      ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=flags', '-of', 'csv=p=0', output],
+      { encoding: 'utf8' },
+    )
+      .stdout.trim()
+      .split('\n');
+    expect(packets).toHaveLength(300);
+    expect(packets.filter((f) => f.startsWith('K'))).toHaveLength(1);
   });
 
   it('refuses an impossible cap with the smallest feasible size', async () => {

@@ -10,7 +10,8 @@ import type { AudioStreamInfo, MediaInfo, VideoStreamInfo } from '../../src/doma
 import { chooseAudioRung, planAudio } from '../../src/planning/audio.js';
 import { aspectCrop, fitShortSide } from '../../src/planning/geometry.js';
 import { ladderCandidates } from '../../src/planning/ladder.js';
-import { draftPlan } from '../../src/planning/plan-encode.js';
+import { keyintFor } from '../../src/planning/gop.js';
+import { applyRung, draftPlan } from '../../src/planning/plan-encode.js';
 import { nextCrf, requiredDb, QUALITY_TARGETS, ssimToDb } from '../../src/planning/quality.js';
 import { sampleWindows } from '../../src/planning/samples.js';
 import { x264RateTolerance } from '../../src/planning/size-budget.js';
@@ -164,6 +165,30 @@ describe('draftPlan', () => {
     expect(() => draftPlan(I({ container: 'webm', videoCodec: 'h264' }), media(), cfg)).toThrow(AppError);
   });
 
+  it('GOP: 10 s of frames, never more keyframes than x264 default; follows a ladder rung that changes the rate', () => {
+    const at = (fps: number, videoCodec: Intent['videoCodec'] = null) => {
+      const { plan } = draftPlan(
+        I({ maxBytes: 200_000_000, videoCodec }),
+        media({}, { fps, declaredFps: fps }),
+        cfg,
+      );
+      if (plan.video.mode !== 'encode') throw new Error('expected an encode');
+      return plan.video;
+    };
+    expect(at(60).keyintFrames).toBe(600);
+    expect(at(29.97).keyintFrames).toBe(300);
+    // 10 fps CCTV: x264's 250 frames is already 25 s, so it stays.
+    expect(at(10).keyintFrames).toBe(250);
+    expect(at(60, 'h265').keyintFrames).toBe(600);
+    expect(at(60, 'av1').keyintFrames).toBeNull();
+    expect(at(60, 'vp9').keyintFrames).toBeNull();
+    const { plan } = draftPlan(I({ maxBytes: 200_000_000 }), media(), cfg);
+    applyRung(plan, { width: 1280, height: 720, fps: 30, label: '720p30' }, 2000);
+    if (plan.video.mode !== 'encode') throw new Error('expected an encode');
+    expect(plan.video.keyintFrames).toBe(300);
+    expect(keyintFor('libx264', Number.NaN)).toBeNull();
+  });
+
   it('a relative cap is a fraction of the input size', () => {
     const { plan } = draftPlan(I({ maxBytesRatio: 0.25 }), media(), cfg);
     expect(plan.capBytes).toBe(475_000_000);
@@ -271,6 +296,9 @@ describe('argv builders', () => {
       'high',
       '-pix_fmt',
       'yuv420p',
+      // A keyframe every 10 s of 60 fps frames, not x264's 250 (src/planning/gop.ts).
+      '-g',
+      '600',
       '-b:v',
       `${k}k`,
       '-maxrate',
