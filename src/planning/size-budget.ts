@@ -1,12 +1,16 @@
 // Size cap → video bitrate (pure). Promise 1 (PRODUCT.md): output ≤ cap every time, aiming at ≥ 97 % of it.
 
 /**
- * MP4 index bytes: stsz (4 B) + ctts (4–8 B with B-frames) + stts runs per video sample, chunk offsets, AAC sample
- * sizes, plus ftyp/moov/mdat headers and x264's SEI. Measured on ffmpeg 5.1 output: 9,890 B for vtest's 795 frames
- * (12.4 B/frame including headers); 2 kB + 14 B per video frame + 6 B per AAC frame covers it with a little margin.
+ * MP4 index bytes: ftyp/moov headers, 4 B (stsz) + up to 8 B (ctts, B-frames) per video sample, 4 B per AAC
+ * sample, and, when there is audio, one chunk per interleave step (min of the two sample counts): 4 B in each
+ * track's stco plus up to a 12 B stsc entry. Measured on ffmpeg 5.1 output (moov box sizes): 720p30 12 s screen
+ * recording + mono AAC 14,248 B (this gives 15,640), 1080p60 pan 10 s 17,810 B (19,616), vtest 795 frames without
+ * audio 9,890 B (11,588). The old 14 B/frame + 6 B/AAC frame left the screen recording 4 kB short, its landings sat
+ * at 99.7–100 % of the cap, and one went over and cost a second pass 2.
  */
 export function containerOverheadBytes(videoFrames: number, audioFrames: number): number {
-  return 2048 + Math.ceil(videoFrames * 14) + Math.ceil(audioFrames * 6);
+  const chunks = audioFrames > 0 ? Math.min(videoFrames, audioFrames) : 0;
+  return 2048 + Math.ceil(videoFrames * 12) + Math.ceil(audioFrames * 4) + chunks * 20;
 }
 
 /** AAC frames for a duration (1024 samples each). */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { probe } from '../../src/media/ffprobe.js';
+import { containerOverheadBytes } from '../../src/planning/size-budget.js';
 import { liveProcessGroups } from '../../src/media/run-process.js';
 import {
   basicClip,
@@ -35,6 +36,19 @@ describe('size cap', () => {
     expect(info.video?.codec).toBe('h264');
     expect(info.audio[0]?.codec).toBe('aac');
     expect(Math.abs(info.durationSec - 4)).toBeLessThan(0.2);
+    // The budget's container overhead model covers the real MP4 index, without wasting much of the cap on it.
+    const packets = [
+      ...spawnSync(
+        'ffprobe',
+        ['-v', 'error', '-show_entries', 'packet=size,codec_type', '-of', 'csv=p=0', output],
+        { encoding: 'utf8' },
+      ).stdout.matchAll(/^(video|audio),(\d+)/gm),
+    ].map((m) => [m[1], m[2]]);
+    const payload = packets.reduce((s, [, bytes]) => s + Number(bytes), 0);
+    const count = (t: string): number => packets.filter(([type]) => type === t).length;
+    const modelled = containerOverheadBytes(count('video'), count('audio'));
+    expect(size - payload).toBeLessThanOrEqual(modelled);
+    expect(size - payload).toBeGreaterThan(modelled * 0.6);
     // No temp file left beside the output.
     expect(readdirSync(join(output, '..'))).toEqual(['out.mp4']);
   });
