@@ -1,16 +1,23 @@
 // Size cap → video bitrate (pure). Promise 1 (PRODUCT.md): output ≤ cap every time, aiming at ≥ 97 % of it.
 
 /**
- * MP4 index bytes: ftyp/moov headers, 4 B (stsz) + up to 8 B (ctts, B-frames) per video sample, 4 B per AAC
- * sample, and, when there is audio, one chunk per interleave step (min of the two sample counts): 4 B in each
- * track's stco plus up to a 12 B stsc entry. Measured on ffmpeg 5.1 output (moov box sizes): 720p30 12 s screen
- * recording + mono AAC 14,248 B (this gives 15,640), 1080p60 pan 10 s 17,810 B (19,616), vtest 795 frames without
- * audio 9,890 B (11,588). The old 14 B/frame + 6 B/AAC frame left the screen recording 4 kB short, its landings sat
- * at 99.7–100 % of the cap, and one went over and cost a second pass 2.
+ * MP4 index bytes: ftyp/moov headers, 4 B (stsz) + up to 8 B (ctts, B-frames) per video sample, 4 B per AAC sample,
+ * and, when there is audio, one chunk per interleave step: as many chunks as the track with fewer samples, 4 B in
+ * each track's stco, plus a 12 B stsc entry wherever the other track's samples per chunk change. With r samples of
+ * one per sample of the other, the count alternates between ⌊r⌋ and ⌈r⌉, changing 2·min(frac r, 1 − frac r) times
+ * per chunk. Measured on ffmpeg 5.1 output (moov box sizes) against this model: 12 s 720p30 screen recording + mono
+ * AAC 14,248 B (15,136), 1080p60 pan 17,810 B (18,488), Megamind 8,583 B (9,804), vertical 10,113 B (10,800), vtest
+ * without audio 9,890 B (11,588). The old 14 B/frame + 6 B/AAC frame said 10,196 for the screen recording, so its
+ * landings sat at 99.7–100 % of the cap and one went over and cost a second pass 2.
  */
 export function containerOverheadBytes(videoFrames: number, audioFrames: number): number {
-  const chunks = audioFrames > 0 ? Math.min(videoFrames, audioFrames) : 0;
-  return 2048 + Math.ceil(videoFrames * 12) + Math.ceil(audioFrames * 4) + chunks * 20;
+  const samples = 2048 + Math.ceil(videoFrames * 12) + Math.ceil(audioFrames * 4);
+  const fewer = Math.min(videoFrames, audioFrames);
+  if (audioFrames <= 0 || fewer <= 0) return samples;
+  const ratio = Math.max(videoFrames, audioFrames) / fewer;
+  const frac = ratio - Math.floor(ratio);
+  const stscEntries = Math.ceil(2 * Math.min(frac, 1 - frac) * fewer) + 2;
+  return samples + fewer * 8 + stscEntries * 12;
 }
 
 /** AAC frames for a duration (1024 samples each). */
