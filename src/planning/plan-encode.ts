@@ -130,7 +130,7 @@ export function draftPlan(intent: Intent, info: MediaInfo, cfg: EngineConfig): P
     tonemap: v.hdr,
     pixFmt: 'yuv420p',
     rate: { kind: 'crf', crf: 23, maxrateKbps: null, bufsizeKbps: null },
-    keyintFrames: keyintFor(enc.encoder, outFps),
+    keyintFrames: keyintFor(outFps),
   };
   const plan: EncodePlan = {
     version: 1,
@@ -328,7 +328,7 @@ export function applyRung(plan: EncodePlan, rung: Rung, videoKbps: number): void
   v.height = rung.height;
   v.fps = rung.fps;
   // A rung that keeps the source's timing (fps null) keeps the GOP planned from the source's rate.
-  if (rung.fps !== null) v.keyintFrames = keyintFor(v.encoder, rung.fps);
+  if (rung.fps !== null) v.keyintFrames = keyintFor(rung.fps);
   if (changed) {
     plan.reasons.push(
       `${before.replace(/p0$/, 'p')} → ${rung.label}: at ${formatBitrate(videoKbps * 1000)} that measured sharpest on samples.`,

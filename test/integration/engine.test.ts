@@ -97,6 +97,45 @@ describe('quality first', () => {
   });
 });
 
+describe('other codecs', () => {
+  const keyframes = (file: string): number =>
+    spawnSync(
+      'ffprobe',
+      ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=flags', '-of', 'csv=p=0', file],
+      { encoding: 'utf8' },
+    )
+      .stdout.split('\n')
+      .filter((f) => f.startsWith('K')).length;
+
+  // libvpx-vp9 alone puts a keyframe every 128 frames and SVT-AV1 every ~5 s: 3 and 2 in this 10 s clip.
+  it.each([
+    { videoCodec: 'vp9', container: 'webm', audio: 'opus', muxer: 'matroska,webm' },
+    { videoCodec: 'av1', container: 'mp4', audio: 'aac', muxer: 'mov,mp4,m4a,3gp,3g2,mj2' },
+  ] as const)(
+    '$videoCodec in $container under a cap: within it, decodes, one keyframe in 10 s',
+    async ({ videoCodec, container, audio, muxer }) => {
+      const input = noisyClip('gop-10s.mp4', 320, 180, 10);
+      const output = join(outDir(), `c.${container}`);
+      const cap = 300_000;
+      const { result, error } = await collect({
+        input,
+        intent: intent({ maxBytes: cap, videoCodec, container }),
+        output,
+      });
+      expect(error).toBeNull();
+      const size = statSync(output).size;
+      expect(size).toBeLessThanOrEqual(cap);
+      expect(size).toBeGreaterThanOrEqual(cap * 0.97);
+      expect(result?.checks?.decode).toBeDefined();
+      const info = await probe(output);
+      expect(info.formatName).toBe(muxer);
+      expect(info.video?.codec).toBe(videoCodec);
+      expect(info.audio[0]?.codec).toBe(audio);
+      expect(keyframes(output)).toBe(1);
+    },
+  );
+});
+
 describe('phone footage', () => {
   it('honours rotation: a portrait clip comes out portrait, upright, without a rotation flag', async () => {
     const output = join(outDir(), 'r.mp4');
