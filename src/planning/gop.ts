@@ -7,9 +7,9 @@
 // keyframe instead of three and two, at the same SSIM (BENCHMARKS.md, "Fifth session").
 
 /** The longest GOP, in seconds of video (HandBrake's x264 default). */
-export const MAX_GOP_SEC = 10;
+const MAX_GOP_SEC = 10;
 
-/** x264's and x265's built-in keyint: kept as the floor, so a low frame rate never gets more keyframes than before. */
+/** x264's and x265's built-in keyint, kept as the floor: a low frame rate never gets more keyframes than x264 gives. */
 const MIN_KEYINT_FRAMES = 250;
 
 /** Keyframe interval in frames for an output frame rate (ffmpeg's `-g`, which all four encoders honour). */
