@@ -28,6 +28,11 @@ export interface EncodeStep {
   decodeTap?: string;
   /** libx264 reports SSIM and PSNR of its own output against its input (the filtered frames), for the final encode. */
   encoderMetrics?: boolean;
+  /**
+   * libx264's first pass at this constant quality instead of one-pass ABR (`src/planning/first-pass.ts`). Its stream
+   * is then written as raw H.264 to /dev/null with a flush per packet, so ffmpeg's progress reports its bytes.
+   */
+  firstPassCrf?: number;
 }
 
 /** Raw frames in NUT keep each frame's timestamp, so VFR stays VFR through the intermediate. */
@@ -88,7 +93,10 @@ export function encodeArgs(plan: EncodePlan, step: EncodeStep): string[] {
   if (v.tonemap) a.push('-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709');
   if (step.threads !== undefined) a.push('-threads', String(step.threads));
   if (step.kind === 'pass1') {
-    a.push('-f', 'null');
+    const measured = v.encoder === 'libx264' && step.firstPassCrf !== undefined;
+    // 0.1 s progress: a 12 s clip's first pass takes ~1.5 s, and its rate is read over a fifth of it.
+    if (measured) a.push('-f', 'h264', '-flush_packets', '1', '-stats_period', '0.1');
+    else a.push('-f', 'null');
     if (write) {
       a.push('/dev/null', '-map', '[raw]', '-an', '-sn', '-dn', '-t', seconds(plan.outputDurationSec));
       a.push('-fps_mode', 'passthrough', '-c:v', 'rawvideo');
@@ -125,7 +133,7 @@ function videoStreamSelector(plan: EncodePlan): string {
 
 export function videoCodecArgs(
   v: VideoEncodeSpec,
-  step: Pick<EncodeStep, 'kind' | 'passLogPrefix'>,
+  step: Pick<EncodeStep, 'kind' | 'passLogPrefix' | 'firstPassCrf'>,
 ): string[] {
   const a: string[] = [];
   switch (v.encoder) {
@@ -160,8 +168,15 @@ export function videoCodecArgs(
   return a;
 }
 
-function rateArgs(v: VideoEncodeSpec, step: Pick<EncodeStep, 'kind' | 'passLogPrefix'>): string[] {
+function rateArgs(
+  v: VideoEncodeSpec,
+  step: Pick<EncodeStep, 'kind' | 'passLogPrefix' | 'firstPassCrf'>,
+): string[] {
   const r: RateControl = v.rate;
+  if (step.kind === 'pass1' && v.encoder === 'libx264' && step.firstPassCrf !== undefined) {
+    // No VBV here: the ceiling is the second pass's job, and the first pass only records each frame's cost.
+    return ['-crf', String(step.firstPassCrf), '-pass', '1', '-passlogfile', step.passLogPrefix];
+  }
   if (r.kind === 'crf') {
     const a = ['-crf', String(r.crf)];
     if (v.encoder === 'libvpx-vp9') a.push('-b:v', '0');

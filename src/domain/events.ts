@@ -30,6 +30,11 @@ export interface JobResult {
    * stream copy or a cloud file) not measured here.
    */
   checks?: { decode: 'during-encode' | 'after-encode'; quality: 'encoder' | 'windows' | 'none' };
+  /**
+   * x264 two-pass jobs: the CRF the first pass ran at, its rate over 10–30 % of the clip as a fraction of the target
+   * (null when the clip was too short to read it), and the CRF of an abandoned first try, if there was one.
+   */
+  firstPass?: { crf: number; rateRatio: number | null; retriedFrom: number | null };
   elapsedSec: number;
   /** Wall time per stage, seconds (where the time went). */
   stageSec: Partial<Record<Stage, number>>;

@@ -46,6 +46,7 @@ import {
   CRF_MIN,
   type CrfProbe,
 } from '../planning/quality.js';
+import { FIRST_PASS_CRF, FirstPassRate, retryFirstPassCrf } from '../planning/first-pass.js';
 import { correctedKbps, SIZE_AIM, vbvFor } from '../planning/size-budget.js';
 import { ladderWindowSec, sampleWindows, type SampleWindow } from '../planning/samples.js';
 import { Channel } from './channel.js';
@@ -363,6 +364,7 @@ class Job {
         quality,
         attempts,
         checks: { decode, quality: measured.by },
+        ...(this.firstPassReport ? { firstPass: this.firstPassReport } : {}),
         elapsedSec: (performance.now() - this.t0) / 1000,
         stageSec: (this.closeStage(), this.stageSec),
         plan,
@@ -563,7 +565,12 @@ class Job {
       ? this.ws?.file('frames.nut')
       : undefined;
     this.intermediate = raw ?? null;
-    const step = (kind: 'pass1' | 'pass2', outputPath: string, tap: FinalStepExtras = {}): string[] =>
+    const step = (
+      kind: 'pass1' | 'pass2',
+      outputPath: string,
+      tap: FinalStepExtras = {},
+      firstPassCrf?: number,
+    ): string[] =>
       encodeArgs(plan, {
         kind,
         passLogPrefix: passLog,
@@ -572,15 +579,12 @@ class Job {
         maxOutputBytes: guard(cap),
         ...(raw ? { intermediate: kind === 'pass1' ? { write: raw } : { read: raw } } : {}),
         ...(kind === 'pass2' ? this.threads(video) : {}),
+        ...(firstPassCrf !== undefined ? { firstPassCrf } : {}),
         ...tap,
       });
     const attemptsLeft = this.cfg.maxAttempts;
-    // Pass-1 statistics barely depend on the bitrate, so pass 1 runs at the nominal budget and corrections only redo
-    // pass 2.
-    await runFfmpeg(step('pass1', '/dev/null'), {
-      ...run,
-      onProgress: (p) => this.encodeProgress(plan, p, 0, 0.3, priorAttempts + 1, 1),
-    });
+    // Pass-1 statistics barely depend on the bitrate, so corrections only redo pass 2.
+    await this.firstPass(plan, video, (crf) => step('pass1', '/dev/null', {}, crf), run, priorAttempts);
     const audio = await ctx.audio;
     audioPath = audio?.path ?? null;
     const audioBytes = audio?.bytes ?? null;
@@ -649,6 +653,69 @@ class Job {
     } finally {
       await rm(keep, { force: true });
     }
+  }
+
+  /** How the first pass ran (x264 size jobs), for the result. */
+  private firstPassReport: FirstPassReport | null = null;
+
+  /**
+   * Pass 1 of a two-pass encode. libx264 runs it at constant quality (src/planning/first-pass.ts): CRF 22 first, its
+   * rate read over 10–30 % of the clip, and one restart at a corrected CRF when that rate is far from the target.
+   * Other encoders keep their one-pass ABR first pass.
+   */
+  private async firstPass(
+    plan: EncodePlan,
+    video: VideoEncodeSpec,
+    args: (crf: number | undefined) => string[],
+    run: EncodeContext['run'],
+    priorAttempts: number,
+  ): Promise<void> {
+    const attempt = priorAttempts + 1;
+    // Pass 1 writes no file the user gets: its bytes are not the output's size.
+    const report = (p: ProgressSample, offset: number): void =>
+      this.encodeProgress(plan, { ...p, totalSizeBytes: null }, offset, 0.3 - offset, attempt, 1);
+    if (video.encoder !== 'libx264' || video.rate.kind !== 'abr2pass') {
+      await runFfmpeg(args(undefined), { ...run, onProgress: (p) => report(p, 0) });
+      return;
+    }
+    const meter = new FirstPassRate(plan.outputDurationSec, video.rate.videoKbps);
+    const stop = new AbortController();
+    const first = FIRST_PASS_CRF;
+    let ratio: number | null = null;
+    let retry: number | null = null;
+    let reached = 0;
+    let last: ProgressSample | null = null;
+    try {
+      await runFfmpeg(args(first), {
+        ...run,
+        signal: run.signal ? AbortSignal.any([run.signal, stop.signal]) : stop.signal,
+        onProgress: (p) => {
+          report(p, 0);
+          last = p;
+          reached = p.outTimeSec === null ? reached : Math.min(1, p.outTimeSec / plan.outputDurationSec);
+          if (ratio !== null) return;
+          ratio = meter.push(p.outTimeSec, p.totalSizeBytes);
+          retry = ratio === null ? null : retryFirstPassCrf(first, ratio);
+          if (retry !== null) stop.abort();
+        },
+      });
+      if (ratio === null && last !== null) {
+        const end: ProgressSample = last;
+        ratio = meter.finish(end.outTimeSec, end.totalSizeBytes);
+        retry = ratio === null ? null : retryFirstPassCrf(first, ratio);
+      }
+    } catch (e) {
+      if (!stop.signal.aborted || run.signal?.aborted) throw e;
+    }
+    this.firstPassReport = {
+      crf: retry ?? first,
+      rateRatio: ratio,
+      retriedFrom: retry === null ? null : first,
+    };
+    if (retry === null) return;
+    // The retry's progress continues from where the first try stopped, so the bar never goes back.
+    const offset = 0.3 * reached;
+    await runFfmpeg(args(retry), { ...run, onProgress: (p) => report(p, offset) });
   }
 
   /** Promise 6: it decodes fully, the duration matches, the streams are as planned, the size is under the cap. */
@@ -857,6 +924,12 @@ interface EncodedAudio {
   path: string;
   /** Exact bytes of the audio stream as it will be muxed (copied into the output). */
   bytes: number;
+}
+
+interface FirstPassReport {
+  crf: number;
+  rateRatio: number | null;
+  retriedFrom: number | null;
 }
 
 interface EncodeContext {

@@ -68,7 +68,40 @@ describe('size cap', () => {
       .split('\n');
     expect(packets).toHaveLength(300);
     expect(packets.filter((f) => f.startsWith('K'))).toHaveLength(1);
+    // At this cap x264's constant-quality first pass at CRF 22 runs near the target (measured 1.27×): kept.
+    expect(result?.firstPass?.crf).toBe(22);
+    expect(result?.firstPass?.retriedFrom).toBeNull();
+    expect(result?.firstPass?.rateRatio).toBeGreaterThan(0.5);
+    expect(result?.firstPass?.rateRatio).toBeLessThan(1.9);
   });
+
+  it.each([
+    // CRF 22 spends ~4× a 200 kB budget on this noise (measured 4.2×), and ~0.2× a 3 MB one.
+    { capBytes: 200_000, direction: 'up' },
+    { capBytes: 3_000_000, direction: 'down' },
+  ])(
+    'retries the first pass once at a corrected CRF when CRF 22 runs far from the target ($direction)',
+    async ({ capBytes, direction }) => {
+      const input = noisyClip('gop-10s.mp4', 320, 180, 10);
+      const output = join(outDir(), `first-pass-${direction}.mp4`);
+      const { result, error } = await collect({ input, intent: intent({ maxBytes: capBytes }), output });
+      expect(error).toBeNull();
+      const fp = result?.firstPass;
+      expect(fp?.retriedFrom).toBe(22);
+      if (direction === 'up') {
+        expect(fp?.rateRatio).toBeGreaterThan(1.9);
+        expect(fp?.crf).toBeGreaterThan(22);
+      } else {
+        expect(fp?.rateRatio).toBeLessThan(0.5);
+        expect(fp?.crf).toBeLessThan(22);
+      }
+      const size = statSync(output).size;
+      expect(size).toBeLessThanOrEqual(capBytes);
+      expect(size).toBeGreaterThanOrEqual(capBytes * 0.97);
+      // The abandoned first try leaves nothing behind beside the output.
+      expect(readdirSync(join(output, '..')).filter((f) => /\.part$|x264|\.log/u.test(f))).toEqual([]);
+    },
+  );
 
   it('refuses an impossible cap with the smallest feasible size', async () => {
     const { error } = await collect({

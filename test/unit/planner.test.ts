@@ -209,6 +209,51 @@ describe('argv builders', () => {
     expect(encodeArgs(plan, { kind: 'pass1', ...step })).not.toContain('-x264-params');
   });
 
+  it('x264 first pass at constant quality: no bitrate or VBV, raw H.264 flushed per packet so progress counts bytes', () => {
+    const plan = draftPlan(I({ maxBytes: 8_000_000 }), media({ durationSec: 10 }), cfg).plan;
+    const step = { passLogPrefix: '/w/x264', audioPath: null, outputPath: '/dev/null', maxOutputBytes: 9e6 };
+    const p1 = encodeArgs(plan, { kind: 'pass1', ...step, firstPassCrf: 22 });
+    expect(p1.slice(p1.indexOf('-crf'), p1.indexOf('-crf') + 6)).toEqual([
+      '-crf',
+      '22',
+      '-pass',
+      '1',
+      '-passlogfile',
+      '/w/x264',
+    ]);
+    for (const flag of ['-b:v', '-maxrate', '-bufsize']) expect(p1).not.toContain(flag);
+    expect(p1.slice(-10)).toEqual([
+      '-f',
+      'h264',
+      '-flush_packets',
+      '1',
+      '-stats_period',
+      '0.1',
+      '-progress',
+      'pipe:1',
+      '-nostats',
+      '/dev/null',
+    ]);
+    // Without the option (other encoders, or x264 before measuring) pass 1 is one-pass ABR into the null muxer.
+    const abr = encodeArgs(plan, { kind: 'pass1', ...step });
+    expect(abr).toEqual(expect.arrayContaining(['-b:v', '-maxrate', '-bufsize', 'null']));
+    expect(abr).not.toContain('-crf');
+    // Pass 2 never takes it.
+    expect(encodeArgs(plan, { kind: 'pass2', ...step, firstPassCrf: 22 })).not.toContain('-crf');
+    const hdr = draftPlan(I({ maxBytes: 8_000_000 }), media({ durationSec: 10 }), cfg).plan;
+    if (hdr.video.mode !== 'encode') throw new Error();
+    hdr.video.tonemap = 'hlg';
+    const split = encodeArgs(hdr, {
+      kind: 'pass1',
+      ...step,
+      firstPassCrf: 22,
+      intermediate: { write: '/w/frames.nut' },
+    });
+    // The encoded stream is output #0 (the one ffmpeg's progress sizes); the raw frames follow.
+    expect(split.indexOf('h264')).toBeLessThan(split.indexOf('/w/frames.nut'));
+    expect(split.indexOf('/dev/null')).toBeLessThan(split.indexOf('[raw]'));
+  });
+
   it('HDR intermediate: pass 1 splits the filtered frames into a raw NUT file, pass 2 reads only that', () => {
     const plan = draftPlan(I({ maxBytes: 8_000_000 }), media({ durationSec: 10 }), cfg).plan;
     if (plan.video.mode !== 'encode') throw new Error();

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import {
+  FIRST_PASS_CRF,
+  FirstPassRate,
+  RATE_WINDOW,
+  retryFirstPassCrf,
+} from '../../src/planning/first-pass.js';
+
+describe('first pass at constant quality (BENCHMARKS.md, sixth session)', () => {
+  it('keeps the first CRF when its rate is within [0.5, 1.9] of the target', () => {
+    for (const r of [0.5, 0.64, 0.85, 1, 1.34, 1.9]) expect(retryFirstPassCrf(FIRST_PASS_CRF, r)).toBeNull();
+  });
+
+  it('retries above the target at 5 CRF per halving (clean content) and below at 3 (noisy footage)', () => {
+    // vtest ran at 2.36× the target at CRF 22: 22 + 5·log2(2.36) = 28.2 → 28 (measured there: 1.00× at 27.5).
+    expect(retryFirstPassCrf(22, 2.36)).toBe(28);
+    expect(retryFirstPassCrf(22, 4)).toBe(32);
+    // A quarter of the target: 22 − 3·2 = 16.
+    expect(retryFirstPassCrf(22, 0.25)).toBe(16);
+    expect(retryFirstPassCrf(22, 0.4)).toBe(18);
+  });
+
+  it('clamps to x264 CRF 12–40 and ignores a rate that is not a number', () => {
+    expect(retryFirstPassCrf(22, 1000)).toBe(40);
+    expect(retryFirstPassCrf(22, 0.0001)).toBe(12);
+    for (const r of [0, -1, Number.NaN, Number.POSITIVE_INFINITY])
+      expect(retryFirstPassCrf(22, r)).toBeNull();
+  });
+
+  it('reads the rate between 10 % and 30 % of the clip, leaving the first keyframe out', () => {
+    const meter = new FirstPassRate(10, 1000);
+    // A 100 kB keyframe, then 250 kB a second (2000 kb/s, twice the target).
+    const bytesAt = (t: number): number => 100_000 + 250_000 * t;
+    expect(meter.push(0.4, bytesAt(0.4))).toBeNull();
+    expect(meter.push(1.2, bytesAt(1.2))).toBeNull();
+    expect(meter.push(2.1, bytesAt(2.1))).toBeNull();
+    expect(meter.push(3.1, bytesAt(3.1))).toBeCloseTo(2, 6);
+    // Once known it stays, whatever comes next.
+    expect(meter.push(9, 1)).toBeCloseTo(2, 6);
+  });
+
+  it('waits for a span of a tenth of the clip, and for real byte counts', () => {
+    const meter = new FirstPassRate(10, 1000);
+    expect(meter.push(1, 0)).toBeNull();
+    expect(meter.push(null, 5000)).toBeNull();
+    expect(meter.push(2.95, 100_000)).toBeNull();
+    // The first sample past the window's end came only 0.5 s after its start: not yet.
+    expect(meter.push(3.45, 162_500)).toBeNull();
+    expect(meter.push(4, 231_250)).toBeCloseTo(1, 6);
+    expect(RATE_WINDOW[0]).toBeLessThan(RATE_WINDOW[1]);
+  });
+});
