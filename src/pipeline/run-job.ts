@@ -660,8 +660,8 @@ class Job {
 
   /**
    * Pass 1 of a two-pass encode. libx264 runs it at constant quality (src/planning/first-pass.ts): CRF 22 first, its
-   * rate read over 10–30 % of the clip, and one restart at a corrected CRF when that rate is far from the target.
-   * Other encoders keep their one-pass ABR first pass.
+   * rate read over 10–30 % of the clip (20–60 s of a long video), and one restart at a corrected CRF when that rate
+   * is far from the target. Other encoders keep their one-pass ABR first pass.
    */
   private async firstPass(
     plan: EncodePlan,

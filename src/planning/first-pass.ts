@@ -19,6 +19,21 @@ export const FIRST_PASS_CRF = 22;
 export const RATE_WINDOW: readonly [number, number] = [0.1, 0.3];
 
 /**
+ * On long videos the window stops at 20–60 s: the decision needs the rate within a factor of ~2, and a stopped first
+ * try of a 10-minute 1080p video would otherwise throw away minutes of work. Clips up to 200 s keep the fractions.
+ */
+const WINDOW_CAP_SEC = { start: 20, span: 40 } as const;
+
+/** The output times, in seconds, between which the first pass's rate is read. */
+export function rateWindowSec(durationSec: number): { from: number; to: number; minSpan: number } {
+  const from = Math.min(RATE_WINDOW[0] * durationSec, WINDOW_CAP_SEC.start);
+  const to = Math.min(RATE_WINDOW[1] * durationSec, from + WINDOW_CAP_SEC.span);
+  // A span shorter than half the window says too little (the window's end is reached in one progress step on fast
+  // encodes), so the meter waits for the next sample.
+  return { from, to, minSpan: (to - from) / 2 };
+}
+
+/**
  * Rates (first pass bits / target) kept without a second try. A second try costs about half of pass 1 (it is stopped
  * once 30 % of the clip is out of x264's lookahead), so it has to buy more than it costs. Measured at CRF 22 by the
  * engine: the phone-like clips ran at 0.57–0.85 (SSIM within 0.0003 of the best first pass there), Megamind at 1.79
@@ -57,14 +72,12 @@ export class FirstPassRate {
   /** Feed ffmpeg's output time and bytes written; returns the rate ratio once it is known (and then keeps it). */
   push(outTimeSec: number | null, bytes: number | null): number | null {
     if (this.ratio !== null || outTimeSec === null || bytes === null || bytes <= 0) return this.ratio;
-    const [from, to] = RATE_WINDOW;
+    const { from, to, minSpan } = rateWindowSec(this.durationSec);
     if (this.start === null) {
-      if (outTimeSec >= from * this.durationSec) this.start = { t: outTimeSec, bytes };
+      if (outTimeSec >= from) this.start = { t: outTimeSec, bytes };
       return null;
     }
-    // The window's end is reached in one progress step on fast encodes; a span shorter than a tenth of the clip says
-    // too little, so wait for the next sample.
-    if (outTimeSec < to * this.durationSec || outTimeSec - this.start.t < 0.1 * this.durationSec) return null;
+    if (outTimeSec < to || outTimeSec - this.start.t < minSpan) return null;
     const kbps = ((bytes - this.start.bytes) * 8) / (outTimeSec - this.start.t) / 1000;
     this.ratio = kbps / this.targetKbps;
     return this.ratio;

@@ -3,6 +3,7 @@ import {
   FIRST_PASS_CRF,
   FirstPassRate,
   RATE_WINDOW,
+  rateWindowSec,
   retryFirstPassCrf,
 } from '../../src/planning/first-pass.js';
 
@@ -49,5 +50,17 @@ describe('first pass at constant quality (BENCHMARKS.md, sixth session)', () => 
     expect(meter.push(3.45, 162_500)).toBeNull();
     expect(meter.push(4, 231_250)).toBeCloseTo(1, 6);
     expect(RATE_WINDOW[0]).toBeLessThan(RATE_WINDOW[1]);
+  });
+
+  it('reads short clips over 10–30 % of their length and long videos over 20–60 s', () => {
+    expect(rateWindowSec(10)).toEqual({ from: 1, to: 3, minSpan: 1 });
+    expect(rateWindowSec(200).from).toBeCloseTo(20, 9);
+    expect(rateWindowSec(200).to).toBeCloseTo(60, 9);
+    expect(rateWindowSec(600)).toEqual({ from: 20, to: 60, minSpan: 20 });
+    const meter = new FirstPassRate(600, 1000);
+    // 125 kB a second (the target) after a 1 MB start.
+    const bytesAt = (t: number): number => 1_000_000 + 125_000 * t;
+    expect(meter.push(25, bytesAt(25))).toBeNull();
+    expect(meter.push(61, bytesAt(61))).toBeCloseTo(1, 6);
   });
 });
