@@ -63,4 +63,15 @@ describe('first pass at constant quality (BENCHMARKS.md, sixth session)', () => 
     expect(meter.push(25, bytesAt(25))).toBeNull();
     expect(meter.push(61, bytesAt(61))).toBeCloseTo(1, 6);
   });
+
+  it('judges a pass that ended before its window was read by the whole pass, keyframe included', () => {
+    const meter = new FirstPassRate(4, 1000);
+    expect(meter.push(0.5, 40_000)).toBeNull();
+    // 4 s of output in 1.5 MB: 3000 kb/s, three times the target.
+    expect(meter.finish(4, 1_500_000)).toBeCloseTo(3, 6);
+    expect(retryFirstPassCrf(FIRST_PASS_CRF, 3)).toBe(30);
+    // Nothing to judge without an output time or bytes.
+    expect(new FirstPassRate(4, 1000).finish(null, 1_500_000)).toBeNull();
+    expect(new FirstPassRate(4, 1000).finish(4, 0)).toBeNull();
+  });
 });
