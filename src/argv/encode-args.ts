@@ -93,9 +93,8 @@ export function encodeArgs(plan: EncodePlan, step: EncodeStep): string[] {
   if (v.tonemap) a.push('-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709');
   if (step.threads !== undefined) a.push('-threads', String(step.threads));
   if (step.kind === 'pass1') {
-    const measured = v.encoder === 'libx264' && step.firstPassCrf !== undefined;
     // 0.1 s progress: a 12 s clip's first pass takes ~1.5 s, and its rate is read over a fifth of it.
-    if (measured) a.push('-f', 'h264', '-flush_packets', '1', '-stats_period', '0.1');
+    if (firstPassCrf(v, step) !== null) a.push('-f', 'h264', '-flush_packets', '1', '-stats_period', '0.1');
     else a.push('-f', 'null');
     if (write) {
       a.push('/dev/null', '-map', '[raw]', '-an', '-sn', '-dn', '-t', seconds(plan.outputDurationSec));
@@ -168,14 +167,20 @@ export function videoCodecArgs(
   return a;
 }
 
+/** The CRF of an x264 first pass run at constant quality, or null for every other step and encoder. */
+function firstPassCrf(v: VideoEncodeSpec, step: Pick<EncodeStep, 'kind' | 'firstPassCrf'>): number | null {
+  return step.kind === 'pass1' && v.encoder === 'libx264' ? (step.firstPassCrf ?? null) : null;
+}
+
 function rateArgs(
   v: VideoEncodeSpec,
   step: Pick<EncodeStep, 'kind' | 'passLogPrefix' | 'firstPassCrf'>,
 ): string[] {
   const r: RateControl = v.rate;
-  if (step.kind === 'pass1' && v.encoder === 'libx264' && step.firstPassCrf !== undefined) {
+  const constantQuality = firstPassCrf(v, step);
+  if (constantQuality !== null) {
     // No VBV here: the ceiling is the second pass's job, and the first pass only records each frame's cost.
-    return ['-crf', String(step.firstPassCrf), '-pass', '1', '-passlogfile', step.passLogPrefix];
+    return ['-crf', String(constantQuality), '-pass', '1', '-passlogfile', step.passLogPrefix];
   }
   if (r.kind === 'crf') {
     const a = ['-crf', String(r.crf)];

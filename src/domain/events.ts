@@ -31,8 +31,9 @@ export interface JobResult {
    */
   checks?: { decode: 'during-encode' | 'after-encode'; quality: 'encoder' | 'windows' | 'none' };
   /**
-   * x264 two-pass jobs: the CRF the first pass ran at, its rate over 10–30 % of the clip as a fraction of the target
-   * (null when the clip was too short to read it), and the CRF of an abandoned first try, if there was one.
+   * x264 two-pass jobs: the CRF the first pass ran at, the rate of its first try as a fraction of the target (read
+   * over 10–30 % of the clip, src/planning/first-pass.ts; null if it could not be read), and the CRF of that first
+   * try when it was abandoned for a corrected one.
    */
   firstPass?: { crf: number; rateRatio: number | null; retriedFrom: number | null };
   elapsedSec: number;
