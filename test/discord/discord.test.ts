@@ -9,7 +9,6 @@ import { createDiscordBot, type DiscordBot } from '../../adapters/discord/discor
 import { startService, type Service } from '../../src/apps/service.js';
 import { loadServiceConfig } from '../../src/config/service.js';
 import { liveProcessGroups } from '../../src/media/run-process.js';
-import { basicClip } from '../fixtures/generate.js';
 import { FakeDiscord, type FakeInteraction, type RecordedCall } from '../fakes/discord.js';
 import { longClip, smallClip } from './clips.js';
 import { silent, until } from './helpers.js';
@@ -140,7 +139,8 @@ describe('Discord adapter end to end (discord.js ⇄ fake Discord, real encodes)
     const it0 = fake.slashCommand({
       name: 'compress',
       user,
-      attachment: fake.cdnFile(basicClip()),
+      // Long enough to still be encoding when the button is pressed (the 4-s clip can finish first).
+      attachment: fake.cdnFile(longClip()),
       strings: { instruction: 'small enough for Discord' },
       attachmentSizeLimit: 10_485_760,
     });
