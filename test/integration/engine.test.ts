@@ -72,7 +72,7 @@ describe('size cap', () => {
     expect(result?.firstPass?.crf).toBe(22);
     expect(result?.firstPass?.retriedFrom).toBeNull();
     expect(result?.firstPass?.rateRatio).toBeGreaterThan(0.4);
-    expect(result?.firstPass?.rateRatio).toBeLessThan(2.2);
+    expect(result?.firstPass?.rateRatio).toBeLessThan(2.6);
   });
 
   it.each([
@@ -89,7 +89,7 @@ describe('size cap', () => {
       const fp = result?.firstPass;
       expect(fp?.retriedFrom).toBe(22);
       if (direction === 'up') {
-        expect(fp?.rateRatio).toBeGreaterThan(2.2);
+        expect(fp?.rateRatio).toBeGreaterThan(2.6);
         expect(fp?.crf).toBeGreaterThan(22);
       } else {
         expect(fp?.rateRatio).toBeLessThan(0.4);
