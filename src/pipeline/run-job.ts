@@ -296,7 +296,7 @@ class Job {
       };
       const s = await scoreSamples(d, set, {
         ...spec,
-        rate: { kind: 'abr2pass', videoKbps: kbps, ...vbvFor(kbps) },
+        rate: { kind: 'abr2pass', videoKbps: kbps, ...vbvFor(kbps, plan.outputDurationSec) },
       });
       // Prefer the larger picture unless a smaller one measures clearly better: 0.3 dB, about half a CRF step, more
       // than the noise between sample runs.
@@ -618,7 +618,10 @@ class Job {
             return n;
           }
           this.attempt(attempt, size, cap, 'retry-lower', `${formatBytes(size)} is over ${formatBytes(cap)}`);
-          video.rate = withKbps(correctedKbps(video.rate.videoKbps, videoBytes, wantVideo));
+          video.rate = withKbps(
+            correctedKbps(video.rate.videoKbps, videoBytes, wantVideo),
+            plan.outputDurationSec,
+          );
           continue;
         }
         if (size < cap * MIN_FILL && !raised && n < attemptsLeft) {
@@ -634,7 +637,10 @@ class Job {
             'retry-higher',
             `${formatBytes(size)} uses only ${Math.round((100 * size) / cap)} % of the cap`,
           );
-          video.rate = withKbps(correctedKbps(video.rate.videoKbps, videoBytes, wantVideo));
+          video.rate = withKbps(
+            correctedKbps(video.rate.videoKbps, videoBytes, wantVideo),
+            plan.outputDurationSec,
+          );
           continue;
         }
         this.attempt(attempt, size, cap, 'accept', `${Math.round((1000 * size) / cap) / 10} % of the cap`);
@@ -943,13 +949,16 @@ interface EncodeContext {
   guard: (cap: number | null) => number;
 }
 
-function withKbps(kbps: number): {
+function withKbps(
+  kbps: number,
+  durationSec: number,
+): {
   kind: 'abr2pass';
   videoKbps: number;
   maxrateKbps: number;
   bufsizeKbps: number;
 } {
-  return { kind: 'abr2pass', videoKbps: kbps, ...vbvFor(kbps) };
+  return { kind: 'abr2pass', videoKbps: kbps, ...vbvFor(kbps, durationSec) };
 }
 
 /** SSIM dB expected at a given sample byte count, by linear interpolation over the CRF probes. */

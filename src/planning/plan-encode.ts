@@ -308,7 +308,7 @@ export function applySizeBudget(
   const videoKbps = Math.max(1, videoKbpsFor(videoBytes, dur));
   plan.targetBytes = Math.floor(plan.capBytes * SIZE_AIM);
   if (plan.video.mode === 'encode') {
-    plan.video.rate = { kind: 'abr2pass', videoKbps, ...vbvFor(videoKbps) };
+    plan.video.rate = { kind: 'abr2pass', videoKbps, ...vbvFor(videoKbps, dur) };
   }
   return { videoKbps, videoBytes };
 }

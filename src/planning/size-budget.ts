@@ -48,11 +48,18 @@ export function videoKbpsFor(videoBytes: number, durationSec: number): number {
 }
 
 /**
- * VBV ceiling for two-pass ABR: peaks up to 2× the average, over a 4-second buffer at the average rate. Wider than
- * ffmpeg4discord's 1.45×/2× (which costs quality on bursty phone footage) and still bounded for streaming playback.
+ * VBV ceiling for two-pass ABR: peaks up to 2× the average, over a buffer of 4 s at the average rate on clips up to
+ * 40 s, growing with the clip to 8 s at 80 s and beyond. Wider than ffmpeg4discord's 1.45×/2× (which costs quality on
+ * bursty phone footage) and still bounded for streaming playback: a player fed at the peak rate waits bufsize/maxrate =
+ * 2 s on clips up to 40 s, and beyond that at most 4 s and 5 % of the clip. Short clips keep 4 s because a wider buffer loosens x264's size
+ * control under the tight `ratetol` they need (the 12 s screen recording landed over the cap with 8 s and cost a
+ * second pass 2). On long clips it pays: vtest (79.5 s, 10 fps) at 4 s starved its keyframes (70 kB in a 149 kB
+ * buffer; with 8 s they took 76 kB and gained 1–1.9 dB PSNR, the frames after them up to 0.9 dB), SSIM-Y +0.00017
+ * (BENCHMARKS.md, "Seventh session").
  */
-export function vbvFor(videoKbps: number): { maxrateKbps: number; bufsizeKbps: number } {
-  return { maxrateKbps: Math.round(videoKbps * 2), bufsizeKbps: Math.round(videoKbps * 4) };
+export function vbvFor(videoKbps: number, durationSec: number): { maxrateKbps: number; bufsizeKbps: number } {
+  const bufferSec = Math.min(8, Math.max(4, durationSec / 10));
+  return { maxrateKbps: Math.round(videoKbps * 2), bufsizeKbps: Math.round(videoKbps * bufferSec) };
 }
 
 /** Bits per pixel per frame: the budget's density at a geometry (PeerTube uses 0.10 avg at 1080p). */

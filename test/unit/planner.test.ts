@@ -14,7 +14,7 @@ import { keyintFor } from '../../src/planning/gop.js';
 import { applyRung, draftPlan } from '../../src/planning/plan-encode.js';
 import { nextCrf, requiredDb, QUALITY_TARGETS, ssimToDb } from '../../src/planning/quality.js';
 import { sampleWindows } from '../../src/planning/samples.js';
-import { x264RateTolerance } from '../../src/planning/size-budget.js';
+import { vbvFor, x264RateTolerance } from '../../src/planning/size-budget.js';
 
 function video(over: Partial<VideoStreamInfo> = {}): VideoStreamInfo {
   return {
@@ -209,6 +209,19 @@ describe('argv builders', () => {
     expect(encodeArgs(plan, { kind: 'pass1', ...step })).not.toContain('-x264-params');
   });
 
+  it('VBV: peaks at 2× the average; the buffer is 4 s up to 40 s clips, grows with the clip, 8 s from 80 s on', () => {
+    expect(vbvFor(300, 10)).toEqual({ maxrateKbps: 600, bufsizeKbps: 1200 });
+    expect(vbvFor(300, 40)).toEqual({ maxrateKbps: 600, bufsizeKbps: 1200 });
+    expect(vbvFor(300, 60)).toEqual({ maxrateKbps: 600, bufsizeKbps: 1800 });
+    expect(vbvFor(298, 79.5)).toEqual({ maxrateKbps: 596, bufsizeKbps: 2369 });
+    expect(vbvFor(300, 3600)).toEqual({ maxrateKbps: 600, bufsizeKbps: 2400 });
+    // A player fed at the peak rate never waits more than 5 % of the clip for the buffer to fill.
+    for (const d of [10, 45, 80, 600]) {
+      const { maxrateKbps, bufsizeKbps } = vbvFor(1000, d);
+      expect(bufsizeKbps / maxrateKbps).toBeLessThanOrEqual(Math.max(2, 0.05 * d));
+    }
+  });
+
   it('x264 first pass at constant quality: no bitrate or VBV, raw H.264 flushed per packet so progress counts bytes', () => {
     const plan = draftPlan(I({ maxBytes: 8_000_000 }), media({ durationSec: 10 }), cfg).plan;
     const step = { passLogPrefix: '/w/x264', audioPath: null, outputPath: '/dev/null', maxOutputBytes: 9e6 };
@@ -348,8 +361,9 @@ describe('argv builders', () => {
       `${k}k`,
       '-maxrate',
       `${2 * k}k`,
+      // 252 s: the VBV buffer holds 8 s at the average rate (src/planning/size-budget.ts vbvFor).
       '-bufsize',
-      `${4 * k}k`,
+      `${8 * k}k`,
       '-pass',
       '2',
       '-passlogfile',
