@@ -274,8 +274,12 @@ export function outputMetricArgs(args: {
   return ['-hide_banner', '-nostdin', '-y', ...inputs, '-filter_complex', graph, '-f', 'null', '-'];
 }
 
-/** Quiet, and stop at the first decode error: exit code 0 can still hide a damaged file (ab-av1 `decode()`). */
-const DECODE_CHECK_HEAD = ['-hide_banner', '-nostdin', '-v', 'error', '-xerror'];
+/**
+ * Quiet, and stop at the first decode error: exit code 0 can still hide a damaged file (ab-av1 `decode()`). The
+ * decoded pictures are thrown away, so the deblocking filter is skipped: bitstream errors show up while parsing and
+ * reconstructing, never in the loop filter, and it was a fifth of the check (vtest's 795 frames: 0.68 → 0.54 CPU-s).
+ */
+const DECODE_CHECK_HEAD = ['-hide_banner', '-nostdin', '-v', 'error', '-xerror', '-skip_loop_filter', 'all'];
 
 /** Full decode of a file, every stream. */
 export function decodeCheckArgs(path: string): string[] {

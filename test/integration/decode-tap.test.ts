@@ -1,10 +1,12 @@
 // The final encode is decoded while it runs (tee tap) and scored by x264 itself (issue #2's verify, made cheaper):
 // real ffmpeg on generated clips.
-import { readdirSync, statSync } from 'node:fs';
+import { copyFileSync, openSync, closeSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { decodeCheckArgs } from '../../src/argv/sample-args.js';
 import { runFfmpegWithDecodeTap, runMetric } from '../../src/media/ffmpeg.js';
-import { liveProcessGroups } from '../../src/media/run-process.js';
+import { liveProcessGroups, runProcess } from '../../src/media/run-process.js';
+import { tools } from '../../src/media/tools.js';
 import { probe } from '../../src/media/ffprobe.js';
 import { parseInstruction } from '../../src/instruction/parse-instruction.js';
 import { basicClip, noisyClip } from '../fixtures/generate.js';
@@ -49,6 +51,41 @@ function teeEncode(opts: {
     `[f=mp4]file:${opts.out}|${opts.tap}`,
   ];
 }
+
+/** Overwrites 64-byte runs at 20 %, 25 % … 80 % of a file with fixed pseudo-random bytes (the media data, not the index). */
+function damage(path: string): void {
+  const size = statSync(path).size;
+  const fd = openSync(path, 'r+');
+  let x = 12345;
+  try {
+    for (let at = 0.2; at <= 0.8; at += 0.05) {
+      const junk = Buffer.alloc(64, 0);
+      for (let i = 0; i < junk.length; i++) {
+        x = (x * 1103515245 + 12345) >>> 0;
+        junk[i] = x >>> 24;
+      }
+      writeSync(fd, junk, 0, junk.length, Math.floor(size * at));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('the decode check', () => {
+  it('passes a clean file and stops at a damaged one (the deblocking it skips cannot hide an error)', async () => {
+    const clean = join(outDir(), 'decode-clean.mp4');
+    const damaged = join(outDir(), 'decode-damaged.mp4');
+    copyFileSync(noisyClip('noisy-640x360-2s.mp4', 640, 360, 2), clean);
+    copyFileSync(clean, damaged);
+    damage(damaged);
+    const run = { timeoutMs: 60_000, stallMs: 20_000 };
+    expect(decodeCheckArgs(clean)).toEqual(expect.arrayContaining(['-xerror', '-skip_loop_filter', 'all']));
+    expect((await runProcess(tools().ffmpeg, decodeCheckArgs(clean), run)).exitCode).toBe(0);
+    const bad = await runProcess(tools().ffmpeg, decodeCheckArgs(damaged), run);
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.stderrTail).toMatch(/error while decoding MB|corrupt decoded frame/);
+  });
+});
 
 describe('decode while encoding', () => {
   it('delivers to a name the tee muxer would misread, with x264’s whole-clip score matching ffmpeg’s', async () => {
