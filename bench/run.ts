@@ -108,6 +108,11 @@ interface Row {
   bareSsim: number;
   /** HDR sources only: the peer's HLG/PQ output and the source both tonemapped, as on an SDR screen. */
   bareSsimSdr: number | null;
+  /**
+   * HDR sources only: the peer asked for what vidshrink delivers, SDR (the same tonemap chain as `-vf` in both
+   * passes), scored against the same reference as vidshrink's output.
+   */
+  bareToSdr: { size: number; ssim: number; sec: number } | null;
   bareSec: number;
   qSize: number;
   qSsimDb: number;
@@ -147,6 +152,26 @@ async function runCase(c: BenchCase, dir: string): Promise<Row> {
   const runBare = (): number =>
     ff([...common, '-pass', '1', '-an', '-f', 'null', '/dev/null']) +
     ff([...common, '-pass', '2', ...(hasAudio ? ['-c:a', 'aac', '-b:a', '128k'] : ['-an']), bare]);
+  // --- HDR only: the same two-pass told to tonemap like vidshrink, so both deliver SDR and share one reference.
+  let bareToSdr: Row['bareToSdr'] = null;
+  if (v.hdr) {
+    const sdr = join(dir, 'bare-sdr.mp4');
+    const vf = ['-vf', [...tonemapFilters(v.hdr), 'format=yuv420p'].join(',')];
+    const tags = ['-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709'];
+    const runSdr = (): number =>
+      ff([...common, ...vf, '-pass', '1', '-an', '-f', 'null', '/dev/null']) +
+      ff([
+        ...common,
+        ...vf,
+        ...tags,
+        '-pass',
+        '2',
+        ...(hasAudio ? ['-c:a', 'aac', '-b:a', '128k'] : ['-an']),
+        sdr,
+      ]);
+    const sec = Math.min(runSdr(), runSdr());
+    bareToSdr = { size: statSync(sdr).size, ssim: score(sdr, src, { tonemapRef: true }).ssim, sec };
+  }
   // --- fixed CRF 23 (the other peer).
   const crf = join(dir, 'crf23.mp4');
   ff([
@@ -207,6 +232,7 @@ async function runCase(c: BenchCase, dir: string): Promise<Row> {
     bareSize: statSync(bare).size,
     bareSsim: score(bare, src, { tonemapRef: false }).ssim,
     bareSsimSdr: v.hdr ? score(bare, src, { tonemapRef: true, tonemapOut: true }).ssim : null,
+    bareToSdr,
     bareSec,
     qSize: statSync(qOut).size,
     qSsimDb: qScore.ssimDb,
@@ -259,6 +285,12 @@ function table(all: Row[]): string {
       '',
       `${r.name}: the bare SSIM above compares its HLG/PQ output with the HDR source; with both tonemapped by the same chain (what an SDR screen shows, vidshrink's reference) the bare output scores ${f(r.bareSsimSdr, 4)} against vidshrink's ${f(r.vsSsim, 4)}.`,
     );
+    const sdr = r.bareToSdr;
+    if (sdr)
+      lines.push(
+        '',
+        `${r.name}, like for like: bare two-pass told to deliver SDR (vidshrink's tonemap chain as \`-vf\` in both passes): size ${f(sdr.size / r.cap, 4)} of cap, SSIM ${f(sdr.ssim, 4)} against vidshrink's ${f(r.vsSsim, 4)} on the same reference, time ratio ${f(r.vsSec / sdr.sec, 2)} (${f(r.vsSec, 1)} s / ${f(sdr.sec, 1)} s).`,
+      );
   }
   for (const r of stress) {
     lines.push(
