@@ -47,7 +47,7 @@ import {
   type CrfProbe,
 } from '../planning/quality.js';
 import { FIRST_PASS_CRF, FirstPassRate, retryFirstPassCrf } from '../planning/first-pass.js';
-import { correctedKbps, SIZE_AIM, vbvFor } from '../planning/size-budget.js';
+import { correctedKbps, sizeAimFor, vbvFor } from '../planning/size-budget.js';
 import { ladderWindowSec, sampleWindows, type SampleWindow } from '../planning/samples.js';
 import { Channel } from './channel.js';
 import { cutSamples, referenceSpec, scoreSamples, type SampleSet, type SamplerDeps } from './sampler.js';
@@ -236,7 +236,10 @@ class Job {
 
     if (plan.capBytes !== null && predicted > plan.capBytes * MIN_FILL) {
       // The file that looks the same does not fit: size mode at the cap, and say what that costs (promise 2).
-      const atCap = interpolateQuality(probes, (plan.capBytes * SIZE_AIM - audioBytes) / scale);
+      const atCap = interpolateQuality(
+        probes,
+        (plan.capBytes * sizeAimFor(plan.outputDurationSec) - audioBytes) / scale,
+      );
       plan.goal = 'size';
       const { videoKbps } = applySizeBudget(plan, info, plan.audio, null);
       const verdict = verdictFor(atCap, ref.ssimDb);
@@ -608,7 +611,7 @@ class Job {
           (p) => this.encodeProgress(plan, p, 0.3, weight, attempt, 2),
         );
         const videoBytes = Math.max(1, size - (audioBytes ?? 0));
-        const wantVideo = (plan.targetBytes ?? cap * SIZE_AIM) - (audioBytes ?? 0);
+        const wantVideo = (plan.targetBytes ?? cap * sizeAimFor(plan.outputDurationSec)) - (audioBytes ?? 0);
         if (size > cap) {
           if (bestSize > 0) {
             // The raised attempt overshot: the previous file met the cap; keep it.

@@ -24,7 +24,7 @@ import {
   containerOverheadBytes,
   MIN_BPP,
   minVideoKbps,
-  SIZE_AIM,
+  sizeAimFor,
   vbvFor,
   videoKbpsFor,
 } from './size-budget.js';
@@ -264,7 +264,7 @@ function infeasible(
 ): AppError {
   const audioKbps = audio.mode === 'none' ? 0 : 48;
   const minBytes =
-    Math.ceil(((minKbps + audioKbps) * 1000 * durationSec) / 8 / SIZE_AIM) +
+    Math.ceil(((minKbps + audioKbps) * 1000 * durationSec) / 8 / sizeAimFor(durationSec)) +
     overheadFor(durationSec, info, audio);
   return new AppError('CAP_INFEASIBLE', {
     capBytes,
@@ -285,7 +285,7 @@ function overheadFor(durationSec: number, info: MediaInfo, audio: AudioSpec): nu
 }
 
 /**
- * The size-mode budget: cap minus container overhead minus audio, aimed at SIZE_AIM of the cap. `audioBytes` is the
+ * The size-mode budget: cap minus container overhead minus audio, aimed at `sizeAimFor` its length. `audioBytes` is the
  * measured size of the pre-encoded audio when known (the pipeline encodes audio first), else the nominal bitrate.
  */
 export function applySizeBudget(
@@ -304,9 +304,10 @@ export function applySizeBudget(
         : 0;
   const audioEstimate = audioBytes ?? Math.ceil((audioKbps * 1000 * dur) / 8);
   const overhead = overheadFor(dur, info, audio);
-  const videoBytes = Math.floor(plan.capBytes * SIZE_AIM) - overhead - audioEstimate;
+  const target = Math.floor(plan.capBytes * sizeAimFor(dur));
+  const videoBytes = target - overhead - audioEstimate;
   const videoKbps = Math.max(1, videoKbpsFor(videoBytes, dur));
-  plan.targetBytes = Math.floor(plan.capBytes * SIZE_AIM);
+  plan.targetBytes = target;
   if (plan.video.mode === 'encode') {
     plan.video.rate = { kind: 'abr2pass', videoKbps, ...vbvFor(videoKbps, dur) };
   }
