@@ -50,6 +50,15 @@ export function x264Threads(cores: number): number | undefined {
   return cores <= 2 ? 4 : undefined;
 }
 
+/**
+ * x264's lookahead in the second pass. Frame types and MB-tree come from the first pass's files there, so the
+ * lookahead only feeds the VBV's frame-cost predictions (the screen recording's pass 2 without a VBV was byte-identical
+ * at 40, 20 and 10 frames), yet its 40 frames (preset medium) cost time: with 10, the engine's encode stage was
+ * faster on all eight bench clips (−2 % to −8 %, median −4 %; the screen recording 3.97 s → 3.78 s) and x264's SSIM-Y
+ * moved by −0.00006 to +0.00005 (BENCHMARKS.md, "Eighth session"). The first pass keeps 40: MB-tree needs it.
+ */
+export const PASS2_LOOKAHEAD_FRAMES = 10;
+
 /** Common head of every command that reads the user's file: allowlists, optional trim seek. */
 export function inputArgs(plan: Pick<EncodePlan, 'inputPath' | 'trim'>): string[] {
   const a = ['-hide_banner', '-nostdin', '-y', ...hardenedInputArgs()];
@@ -84,7 +93,9 @@ export function encodeArgs(plan: EncodePlan, step: EncodeStep): string[] {
   a.push(...videoCodecArgs(v, step));
   if (v.encoder === 'libx264') {
     const params = [
-      ...(step.kind === 'pass2' ? [`ratetol=${x264RateTolerance(plan.outputDurationSec)}`] : []),
+      ...(step.kind === 'pass2'
+        ? [`ratetol=${x264RateTolerance(plan.outputDurationSec)}`, `rc-lookahead=${PASS2_LOOKAHEAD_FRAMES}`]
+        : []),
       // x264 scores each reconstructed frame against its input: the whole clip, for ~1 % of the encode's CPU.
       ...(step.encoderMetrics === true && step.kind !== 'pass1' ? ['ssim=1', 'psnr=1'] : []),
     ];

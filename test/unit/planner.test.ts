@@ -206,7 +206,8 @@ describe('argv builders', () => {
     const plan = draftPlan(I({ maxBytes: 8_000_000 }), media({ durationSec: 10 }), cfg).plan;
     const step = { passLogPrefix: '/w/x264', audioPath: null, outputPath: '/o/o.mp4', maxOutputBytes: 9e6 };
     const p2 = encodeArgs(plan, { kind: 'pass2', ...step });
-    expect(p2[p2.indexOf('-x264-params') + 1]).toBe('ratetol=0.1');
+    // Pass 2 reads frame types and MB-tree from pass 1's files: a short lookahead only feeds the VBV.
+    expect(p2[p2.indexOf('-x264-params') + 1]).toBe('ratetol=0.1:rc-lookahead=10');
     expect(encodeArgs(plan, { kind: 'pass1', ...step })).not.toContain('-x264-params');
   });
 
@@ -384,7 +385,7 @@ describe('argv builders', () => {
       '-passlogfile',
       '/w/x264',
       '-x264-params',
-      'ratetol=1',
+      'ratetol=1:rc-lookahead=10',
       '-map_metadata',
       '-1',
       '-map_chapters',
@@ -415,7 +416,7 @@ describe('argv builders', () => {
     });
     expect(argv).not.toContain('-fs');
     expect(argv).not.toContain('-movflags');
-    expect(argv[argv.indexOf('-x264-params') + 1]).toBe('ratetol=1:ssim=1:psnr=1');
+    expect(argv[argv.indexOf('-x264-params') + 1]).toBe('ratetol=1:rc-lookahead=10:ssim=1:psnr=1');
     expect(argv.slice(argv.indexOf('-map_metadata'))).toEqual([
       '-map_metadata',
       '-1',
