@@ -31,7 +31,7 @@ export interface RunResult {
   stderrTail: string;
 }
 
-/** VIDSHRINK_TRACE=1: one stderr line per child (seconds, argv) for profiling a job's stages; paths only, no secrets. */
+/** VIDSHRINK_TRACE=1: one stderr line per child (seconds, start on the process clock, argv) for profiling a job's stages; paths only, no secrets. */
 const trace = process.env.VIDSHRINK_TRACE === '1';
 
 const STDERR_TAIL_BYTES = 32 * 1024; // ab-av1 keeps the last ~32 kB of stderr with every failure.
@@ -138,7 +138,8 @@ export function runProcess(bin: string, argv: readonly string[], opts: RunOption
       settled = true;
       if (trace) {
         const sec = ((performance.now() - started) / 1000).toFixed(2);
-        process.stderr.write(`[trace] ${sec}s ${bin} ${argv.join(' ')}\n`);
+        const at = (started / 1000).toFixed(2);
+        process.stderr.write(`[trace] ${sec}s (from ${at}s) ${bin} ${argv.join(' ')}\n`);
       }
       clearTimeout(deadline);
       if (stallTimer) clearTimeout(stallTimer);
