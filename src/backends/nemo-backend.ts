@@ -12,7 +12,7 @@ import type { EncodePlan } from '../domain/encode-plan.js';
 import { AppError, isAppError, toAppError } from '../domain/errors.js';
 import { outputFacts, progressEvent, type JobResult, type PipelineEvent } from '../domain/events.js';
 import { emptyIntent, type Intent } from '../domain/intent.js';
-import type { MediaInfo } from '../domain/media-info.js';
+import { containerFactsOf, type MediaInfo } from '../domain/media-info.js';
 import { formatBytes, formatDuration } from '../domain/units.js';
 import { probe } from '../media/ffprobe.js';
 import { runProcess } from '../media/run-process.js';
@@ -371,7 +371,7 @@ class CloudJob {
 
   private result(out: MediaInfo, info: MediaInfo, plan: EncodePlan, attempts: number): JobResult {
     return {
-      ...outputFacts(info, out),
+      ...outputFacts(info, containerFactsOf(out)),
       outputPath: this.a.outputPath,
       capBytes: plan.capBytes,
       container: 'mp4',

@@ -2,7 +2,7 @@
 // all consume the same PipelineEvent union. Consumers ignore unknown keys (ab-av1's NDJSON rule).
 import type { EncodePlan, QualityEstimate } from './encode-plan.js';
 import type { ErrorCode } from './errors.js';
-import type { MediaInfo } from './media-info.js';
+import type { ContainerFacts, MediaInfo } from './media-info.js';
 
 /** The cloud backend (issue #6) adds its own stages: sending the file, the agent's edit, the render, fetching it. */
 export type Stage =
@@ -89,7 +89,7 @@ export type PipelineEvent =
 /** What a result says about the delivered file, read from its probe (shared by every backend). */
 export function outputFacts(
   input: MediaInfo,
-  out: MediaInfo,
+  out: ContainerFacts,
 ): Pick<
   JobResult,
   | 'inputPath'
@@ -111,7 +111,7 @@ export function outputFacts(
     height: v?.displayHeight ?? 0,
     fps: Math.round((v?.fps ?? 0) * 100) / 100,
     videoCodec: v?.codec ?? 'none',
-    audioCodec: out.audio[0]?.codec ?? null,
+    audioCodec: out.audioCodecs[0] ?? null,
     durationSec: out.durationSec,
   };
 }

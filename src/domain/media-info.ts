@@ -63,3 +63,38 @@ export interface MediaInfo {
 export function shortSide(v: Pick<VideoStreamInfo, 'displayWidth' | 'displayHeight'>): number {
   return Math.min(v.displayWidth, v.displayHeight);
 }
+
+/** What verification and the job result need to know about a delivered file. */
+export interface ContainerFacts {
+  sizeBytes: number;
+  durationSec: number;
+  video: {
+    codec: string;
+    displayWidth: number;
+    displayHeight: number;
+    /** Frames / duration, as ffprobe's average rate. */
+    fps: number;
+    /** Samples in the index, or null where the container does not count them. */
+    frameCount: number | null;
+  } | null;
+  /** ffprobe codec names of the audio streams, in file order. */
+  audioCodecs: string[];
+}
+
+export function containerFactsOf(info: MediaInfo): ContainerFacts {
+  const v = info.video;
+  return {
+    sizeBytes: info.sizeBytes,
+    durationSec: info.durationSec,
+    video: v
+      ? {
+          codec: v.codec,
+          displayWidth: v.displayWidth,
+          displayHeight: v.displayHeight,
+          fps: v.fps,
+          frameCount: v.frameCount,
+        }
+      : null,
+    audioCodecs: info.audio.map((a) => a.codec),
+  };
+}

@@ -17,7 +17,7 @@ import {
   type Stage,
 } from '../domain/events.js';
 import type { Intent } from '../domain/intent.js';
-import type { MediaInfo } from '../domain/media-info.js';
+import { containerFactsOf, type ContainerFacts, type MediaInfo } from '../domain/media-info.js';
 import { formatBytes } from '../domain/units.js';
 import {
   parseEncoderMetrics,
@@ -27,6 +27,7 @@ import {
   type DecodeTapResult,
 } from '../media/ffmpeg.js';
 import { keyframeAtOrBefore, probe } from '../media/ffprobe.js';
+import { readMp4Facts } from '../media/mp4-index.js';
 import type { ProgressSample } from '../media/progress.js';
 import { runProcess } from '../media/run-process.js';
 import { tools } from '../media/tools.js';
@@ -348,7 +349,12 @@ class Job {
       this.stage('verify', 'Checking the result');
       // The decode check and the quality measurement are independent, mostly single-threaded reads of the same
       // file: run them side by side on the 2 cores. After an encode both were usually done during it (the tap).
-      const outInfo = await probe(tmpOut, { signal });
+      // Files this engine encoded into MP4/MOV are checked against their own index; everything else by ffprobe.
+      const indexed =
+        plan.video.mode === 'encode' && (plan.container === 'mp4' || plan.container === 'mov')
+          ? await readMp4Facts(tmpOut)
+          : null;
+      const outInfo = indexed ?? containerFactsOf(await probe(tmpOut, { signal }));
       const check = plan.video.mode === 'encode' ? this.finalCheck : null;
       const [decode, measured] = await Promise.all([
         this.verify(plan, tmpOut, outInfo, check),
@@ -731,7 +737,7 @@ class Job {
   private async verify(
     plan: EncodePlan,
     path: string,
-    out: MediaInfo,
+    out: ContainerFacts,
     check: FinalCheck | null,
   ): Promise<'during-encode' | 'after-encode'> {
     const run = {
@@ -773,7 +779,7 @@ class Job {
     }
     if (!out.video) throw new AppError('VERIFY_FAILED', { reason: 'no video stream' });
     const wantAudio = plan.audio.mode !== 'none';
-    if (wantAudio !== out.audio.length > 0)
+    if (wantAudio !== out.audioCodecs.length > 0)
       throw new AppError('VERIFY_FAILED', { reason: wantAudio ? 'audio missing' : 'unexpected audio' });
     if (plan.video.mode === 'encode') {
       const codecName = { h264: 'h264', h265: 'hevc', av1: 'av1', vp9: 'vp9' }[plan.video.codec];
