@@ -710,14 +710,14 @@ class Job {
           reached = p.outTimeSec === null ? reached : Math.min(1, p.outTimeSec / plan.outputDurationSec);
           if (ratio !== null) return;
           ratio = meter.push(p.outTimeSec, p.totalSizeBytes);
-          retry = ratio === null ? null : retryFirstPassCrf(first, ratio);
+          retry = ratio === null ? null : retryFirstPassCrf(first, ratio, plan.outputDurationSec);
           if (retry !== null) stop.abort();
         },
       });
       if (ratio === null && last !== null) {
         const end: ProgressSample = last;
         ratio = meter.finish(end.outTimeSec, end.totalSizeBytes);
-        retry = ratio === null ? null : retryFirstPassCrf(first, ratio);
+        retry = ratio === null ? null : retryFirstPassCrf(first, ratio, plan.outputDurationSec);
       }
     } catch (e) {
       if (!stop.signal.aborted || run.signal?.aborted) throw e;

@@ -19,30 +19,48 @@ export const FIRST_PASS_CRF = 22;
 export const RATE_WINDOW: readonly [number, number] = [0.1, 0.3];
 
 /**
- * On long videos the window stops at 20–60 s: the decision needs the rate within a factor of ~2, and a stopped first
- * try of a 10-minute 1080p video would otherwise throw away minutes of work. Clips up to 200 s keep the fractions.
+ * Past 40 s the window starts 4 s in (the first keyframe is out of it) and spans a tenth of the clip, 8–40 s of
+ * video. Every second before its end is first-pass work that a retry throws away, and the decision needs the rate
+ * only within a factor of ~1.25: vtest (79.5 s CCTV, 2.46× its target over the whole clip at CRF 22) read 2.12× over
+ * 4–12 s and 2.19× over the old 8–24 s window, both of which retry it at CRF 27.5. Clips up to 40 s keep the fractions
+ * (the two rules meet at 40 s: 4–12 s).
  */
-const WINDOW_CAP_SEC = { start: 20, span: 40 } as const;
+const LONG_WINDOW = { fromSec: 4, minSpanSec: 8, maxSpanSec: 40, spanOfClip: 0.1 } as const;
 
 /** The output times, in seconds, between which the first pass's rate is read. */
 export function rateWindowSec(durationSec: number): { from: number; to: number; minSpan: number } {
-  const from = Math.min(RATE_WINDOW[0] * durationSec, WINDOW_CAP_SEC.start);
-  const to = Math.min(RATE_WINDOW[1] * durationSec, from + WINDOW_CAP_SEC.span);
+  const w = LONG_WINDOW;
+  const from = Math.min(RATE_WINDOW[0] * durationSec, w.fromSec);
+  const span = Math.min(
+    (RATE_WINDOW[1] - RATE_WINDOW[0]) * durationSec,
+    Math.min(w.maxSpanSec, Math.max(w.minSpanSec, w.spanOfClip * durationSec)),
+  );
   // A span shorter than half the window says too little (the window's end is reached in one progress step on fast
   // encodes), so the meter waits for the next sample.
-  return { from, to, minSpan: (to - from) / 2 };
+  return { from, to: from + span, minSpan: span / 2 };
 }
 
 /**
- * Rates (first pass bits / target) kept without a second try. A second try costs about half of pass 1: the first is
- * stopped once 30 % of the clip is out of x264's lookahead, and x264 and the decoder start up twice (vtest: 0.8–1.0 s
- * of a 1.7-s pass 1, which put it at 1.20–1.28× the peer's time over three bench runs). So it has to buy more than
- * it costs. Measured at CRF 22 by the engine: the phone-like clips ran at 0.57–0.85 (SSIM within 0.0003 of the best
- * first pass there), Megamind at 1.79, a heavy-noise stress clip at 1.97 and vtest at 2.36–2.45, all within 0.0001 of
- * the ABR first pass when kept (vtest gains 0.0002–0.0003 from a retry, not worth 10 % of its time). vtest's 15-s
- * cut (2.83), mandelbrot (4.1) and `life` (5.1) gained 0.0006–0.0009 from the second try.
+ * Rates (first pass bits / target) kept without a second try, by how much of the clip the stopped try has encoded.
+ * A second try throws that part away, and x264 and the decoder start up twice. Where the window ends at 30 % (clips
+ * up to 40 s) that is about half of pass 1 (vtest's old 8–24 s window: 0.8–1.0 s of a 1.7-s pass 1, 1.20–1.28× the
+ * peer's time over three bench runs), so only a rate far off pays: [0.4, 2.6]. Measured at CRF 22 by the engine: the
+ * phone-like clips ran at 0.57–0.85 (SSIM within 0.0003 of the best first pass there), Megamind at 1.79 and a
+ * heavy-noise stress clip at 1.97 (1.16× → 1.38× the peer's time when retried), both within 0.0001 of the ABR first
+ * pass when kept; vtest's 15-s cut (2.83), mandelbrot (4.1) and `life` (5.1) gained 0.0006–0.0009 from the second
+ * try. Where the window ends at 20 % of the clip or sooner (clips from about 60 s), the upper bound is 2.0: vtest
+ * (CRF 22 at 2.1–2.5× its target) gains SSIM-Y 0.00043 from stats at CRF 27.5 (0.97724 → 0.97767 at 300 kb/s), and
+ * the stopped try costs it ~1 s of a 9 s job (BENCHMARKS.md, "Eighth session").
  */
-const KEEP: readonly [number, number] = [0.4, 2.6];
+const KEEP_LOW = 0.4;
+const KEEP_HIGH = { at30: 2.6, at20: 2.0 } as const;
+
+/** The highest rate kept for a clip, from where its window ends (see KEEP_HIGH). */
+export function keepHigh(durationSec: number): number {
+  const f = durationSec > 0 ? rateWindowSec(durationSec).to / durationSec : RATE_WINDOW[1];
+  const t = Math.min(1, Math.max(0, (f - 0.2) / (RATE_WINDOW[1] - 0.2)));
+  return KEEP_HIGH.at20 + t * (KEEP_HIGH.at30 - KEEP_HIGH.at20);
+}
 
 /**
  * CRF steps per halving of the rate when correcting: 5 fitted the clean and synthetic clips (every corrected try
@@ -51,10 +69,13 @@ const KEEP: readonly [number, number] = [0.4, 2.6];
  */
 const STEPS_PER_HALVING = { up: 5, down: 3 } as const;
 
-/** The CRF to retry the first pass with, or null to keep the one that ran at `crf` with a measured rate `ratio`. */
-export function retryFirstPassCrf(crf: number, ratio: number): number | null {
+/**
+ * The CRF to retry the first pass of a `durationSec` clip with, or null to keep the one that ran at `crf` with a
+ * measured rate `ratio`.
+ */
+export function retryFirstPassCrf(crf: number, ratio: number, durationSec: number): number | null {
   if (!(ratio > 0) || !Number.isFinite(ratio)) return null;
-  if (ratio >= KEEP[0] && ratio <= KEEP[1]) return null;
+  if (ratio >= KEEP_LOW && ratio <= keepHigh(durationSec)) return null;
   const steps = ratio > 1 ? STEPS_PER_HALVING.up : STEPS_PER_HALVING.down;
   const next = Math.round((crf + steps * Math.log2(ratio)) * 2) / 2;
   // x264's useful range for a first pass: below 12 every frame is near-lossless, above 40 the picture is gone.
