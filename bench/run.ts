@@ -140,22 +140,10 @@ async function runCase(c: BenchCase, dir: string): Promise<Row> {
   const log = join(dir, 'bare2p');
   // -fps_mode cfr in both passes: MP4 output is CFR, and pass 1 into the null muxer would otherwise pass frames through;
   // the frame counts then differ and x264 refuses pass 2 ("Incomplete MB-tree stats file" on Megamind.avi).
+  // Both peers: the source straight into x264 medium, as a user of bare ffmpeg runs it.
+  const x264Medium = ['-i', c.path, '-c:v', 'libx264', '-preset', 'medium'];
   const twoPass = (videoKbps: number, out: string, vf: string[] = [], tags: string[] = []): number => {
-    const common = [
-      '-i',
-      c.path,
-      '-c:v',
-      'libx264',
-      '-preset',
-      'medium',
-      '-b:v',
-      `${videoKbps}k`,
-      '-passlogfile',
-      log,
-      '-fps_mode',
-      'cfr',
-      ...vf,
-    ];
+    const common = [...x264Medium, '-b:v', `${videoKbps}k`, '-passlogfile', log, '-fps_mode', 'cfr', ...vf];
     const audio = hasAudio ? ['-c:a', 'aac', '-b:a', '128k'] : ['-an'];
     return (
       ff([...common, '-pass', '1', '-an', '-f', 'null', '/dev/null']) +
@@ -175,18 +163,7 @@ async function runCase(c: BenchCase, dir: string): Promise<Row> {
   }
   // --- fixed CRF 23 (the other peer).
   const crf = join(dir, 'crf23.mp4');
-  ff([
-    '-i',
-    c.path,
-    '-c:v',
-    'libx264',
-    '-preset',
-    'medium',
-    '-crf',
-    '23',
-    ...(hasAudio ? ['-c:a', 'aac'] : ['-an']),
-    crf,
-  ]);
+  ff([...x264Medium, '-crf', '23', ...(hasAudio ? ['-c:a', 'aac'] : ['-an']), crf]);
   // --- vidshrink, size mode and quality-first mode.
   const vsOut = join(dir, 'vs-size.mp4');
   // Wall time: each side twice, interleaved, the faster run counted. One run each let any background load (a CI job,
