@@ -54,7 +54,7 @@ export function x264Threads(cores: number): number | undefined {
  * x264's lookahead in the second pass. Frame types and MB-tree come from the first pass's files there, so the
  * lookahead only feeds the VBV's frame-cost predictions (the screen recording's pass 2 without a VBV was byte-identical
  * at 40, 20 and 10 frames), yet its 40 frames (preset medium) cost time: with 10, the engine's encode stage was
- * faster on all eight bench clips (−2 % to −8 %, median −4 %; the screen recording 3.97 s → 3.78 s) and x264's SSIM-Y
+ * faster on all eight bench clips (−1 % to −8 %, median −4 %; the screen recording 3.97 s → 3.78 s) and x264's SSIM-Y
  * moved by −0.00006 to +0.00005 (BENCHMARKS.md, "Eighth session"). The first pass keeps 40: MB-tree needs it.
  */
 export const PASS2_LOOKAHEAD_FRAMES = 10;
