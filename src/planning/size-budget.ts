@@ -34,12 +34,16 @@ export function aacFrames(durationSec: number, sampleRateHz: number): number {
  * at 300 kb/s). So the aim rises with the clip, on the same 40–80 s ramp as the VBV buffer, to 99.8 %. A bigger miss
  * is corrected by the re-encode loop, never delivered.
  */
-const SIZE_AIM_RAMP = { short: 0.993, long: 0.998, fromSec: 40, toSec: 80 } as const;
-
 export function sizeAimFor(durationSec: number): number {
-  const r = SIZE_AIM_RAMP;
-  const t = Math.min(1, Math.max(0, (durationSec - r.fromSec) / (r.toSec - r.fromSec)));
-  return r.short + t * (r.long - r.short);
+  return 0.993 + longClipShare(durationSec) * (0.998 - 0.993);
+}
+
+/**
+ * How far a clip is along the short → long ramp that the aim and the VBV buffer share: 0 up to 40 s, 1 from 80 s.
+ * Up to 40 s a clip needs the tight size control short clips get; from 80 s x264 lands near its target unaided.
+ */
+function longClipShare(durationSec: number): number {
+  return Math.min(1, Math.max(0, (durationSec - 40) / 40));
 }
 
 /**
@@ -68,7 +72,7 @@ export function videoKbpsFor(videoBytes: number, durationSec: number): number {
  * (BENCHMARKS.md, "Seventh session").
  */
 export function vbvFor(videoKbps: number, durationSec: number): { maxrateKbps: number; bufsizeKbps: number } {
-  const bufferSec = Math.min(8, Math.max(4, durationSec / 10));
+  const bufferSec = 4 + 4 * longClipShare(durationSec);
   return { maxrateKbps: Math.round(videoKbps * 2), bufsizeKbps: Math.round(videoKbps * bufferSec) };
 }
 
