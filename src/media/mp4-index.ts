@@ -52,10 +52,10 @@ export async function readMp4Facts(path: string): Promise<ContainerFacts | null>
     };
     let offset = 0;
     while (movie === null && !failed && offset < Math.min(sizeBytes, MAX_READ_BYTES)) {
-      const buf = Buffer.alloc(Math.min(CHUNK_BYTES, sizeBytes - offset));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+      const chunk = new Uint8Array(Math.min(CHUNK_BYTES, sizeBytes - offset));
+      const { bytesRead } = await fh.read(chunk, 0, chunk.length, offset);
       if (bytesRead === 0) break;
-      const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + bytesRead);
+      const ab = bytesRead === chunk.length ? chunk.buffer : chunk.buffer.slice(0, bytesRead);
       const at = offset;
       quietly(() => file.appendBuffer(MP4BoxBuffer.fromArrayBuffer(ab, at)));
       offset += bytesRead;
@@ -70,7 +70,7 @@ export async function readMp4Facts(path: string): Promise<ContainerFacts | null>
 }
 
 /** Pure: MP4Box.js's movie description → ContainerFacts (null for what the caller should leave to ffprobe). */
-export function factsFromMovie(m: Movie, sizeBytes: number): ContainerFacts | null {
+function factsFromMovie(m: Movie, sizeBytes: number): ContainerFacts | null {
   if (m.isFragmented || !(m.timescale > 0) || !(m.duration > 0)) return null;
   let video: ContainerFacts['video'] = null;
   const audioCodecs: string[] = [];

@@ -354,10 +354,10 @@ class Job {
         plan.video.mode === 'encode' && (plan.container === 'mp4' || plan.container === 'mov')
           ? await readMp4Facts(tmpOut)
           : null;
-      const outInfo = indexed ?? containerFactsOf(await probe(tmpOut, { signal }));
+      const outFacts = indexed ?? containerFactsOf(await probe(tmpOut, { signal }));
       const check = plan.video.mode === 'encode' ? this.finalCheck : null;
       const [decode, measured] = await Promise.all([
-        this.verify(plan, tmpOut, outInfo, check),
+        this.verify(plan, tmpOut, outFacts, check),
         plan.video.mode === 'encode'
           ? this.measureOutput(plan, plan.video, info, tmpOut)
           : Promise.resolve({ quality: plan.estimate.quality, by: 'none' as const }),
@@ -366,7 +366,7 @@ class Job {
       this.stage('deliver', 'Saving');
       await rename(tmpOut, out);
       return {
-        ...outputFacts(info, outInfo),
+        ...outputFacts(info, outFacts),
         outputPath: out,
         capBytes: plan.capBytes,
         container: plan.container,
