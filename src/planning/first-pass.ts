@@ -49,8 +49,9 @@ export function rateWindowSec(durationSec: number): { from: number; to: number; 
  * heavy-noise stress clip at 1.97 (1.16× → 1.38× the peer's time when retried), both within 0.0001 of the ABR first
  * pass when kept; vtest's 15-s cut (2.83), mandelbrot (4.1) and `life` (5.1) gained 0.0006–0.0009 from the second
  * try. Where the window ends at 20 % of the clip or sooner (clips from about 60 s), the upper bound is 2.0: vtest
- * (CRF 22 at 2.1–2.5× its target) gains SSIM-Y 0.00043 from stats at CRF 27.5 (0.97724 → 0.97767 at 300 kb/s), and
- * the stopped try costs it ~1 s of a 9 s job (BENCHMARKS.md, "Eighth session").
+ * (CRF 22 at 2.1–2.5× its target) gains SSIM-Y 0.00043 from stats at CRF 27.5 (0.97724 → 0.97767 at 300 kb/s); its
+ * stopped try takes 0.8 s, but the CRF 27.5 pass runs 1.9 s against 2.5 s at CRF 22, so ~0.3 s net of an 8.5 s job
+ * (BENCHMARKS.md, "Eighth session").
  */
 const KEEP_LOW = 0.4;
 const KEEP_HIGH = { at30: 2.6, at20: 2.0 } as const;
