@@ -1,7 +1,7 @@
 // Running ffmpeg for the pipeline: encodes with progress, lossless sample cuts, SSIM/PSNR measurement and the full
 // decode check. Argv comes from the pure builders in src/argv; this file only runs and interprets.
 import { stat } from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { tapDecodeArgs } from '../argv/sample-args.js';
 import { AppError } from '../domain/errors.js';
 import { ProgressParser, type ProgressSample } from './progress.js';
@@ -46,8 +46,8 @@ export type TappedEncode =
 
 /**
  * Runs an encode built with `decodeTap: 'pipe:3'` and, beside it, a decoder reading that tap: the full decode check
- * happens while the encoder works instead of after it. The decoder never holds the encode up: if it exits early its
- * pipe is drained and discarded (and the caller falls back to decoding the file).
+ * happens while the encoder works instead of after it. The decoder never holds the encode up: if it exits early, the
+ * encoder goes on without it (and the caller falls back to decoding the file).
  *
  * ffmpeg's `-fs` cannot see a tee's files, so the output file is watched here on every progress report: its size
  * fills the reports' `totalSizeBytes`, and past `output.maxBytes` (a runaway encode, reliability-anchors A6) the
@@ -72,14 +72,8 @@ export async function runFfmpegWithDecodeTap(
       .catch(() => undefined)
       .finally(() => (statting = false));
   };
-  let decoderIn: Writable | null = null;
-  let tapOut: Readable | null = null;
-  let decoderGone = false;
-  const connect = (): void => {
-    if (!tapOut) return;
-    if (decoderGone || !decoderIn) tapOut.resume();
-    else tapOut.pipe(decoderIn);
-  };
+  // Set by the decoder's spawn (synchronously, inside runProcess); a holder, so the type is not narrowed to null.
+  const decoder: { stdin: Writable | null } = { stdin: null };
   const parser = new ProgressParser();
   let frames: number | null = null;
   const decoding = runProcess(tools().ffmpeg, tapDecodeArgs(), {
@@ -88,9 +82,8 @@ export async function runFfmpegWithDecodeTap(
     timeoutMs: opts.timeoutMs,
     nice: 10,
     onStdin: (w) => {
-      // EPIPE when the decoder quits early: the encode goes on; the decode check then reads the file.
       w.on('error', () => undefined);
-      decoderIn = w;
+      decoder.stdin = w;
     },
     onStdoutLine: (line) => {
       const sample = parser.push(line);
@@ -100,41 +93,37 @@ export async function runFfmpegWithDecodeTap(
     (r): DecodeTapResult => ({ ok: r.exitCode === 0, frames, stderrTail: r.stderrTail }),
     (e: unknown): DecodeTapResult => ({ ok: false, frames: null, stderrTail: String(e) }),
   );
-  void decoding.then(() => {
-    decoderGone = true;
-    if (tapOut && decoderIn) tapOut.unpipe(decoderIn);
-    tapOut?.resume();
-  });
   const parserEnc = new ProgressParser();
+  // The encoder's fd 3 is the decoder's stdin: the tap's packets go from one child to the other without a copy in
+  // this process (that copy cost ~45 ms of CPU per 12-s 720p job, most of this process's share: BENCHMARKS.md).
+  // A decoder that quits early costs the encode nothing: ffmpeg ignores SIGPIPE and the tee drops the failed slave
+  // (`onfail=ignore`); the decode check then reads the file.
+  const encoding = runProcess(tools().ffmpeg, argv, {
+    signal,
+    timeoutMs: opts.timeoutMs,
+    stallMs: opts.stallMs,
+    nice: 10,
+    ...(decoder.stdin ? { fd3: decoder.stdin } : {}),
+    onStdoutLine: (line) => {
+      const sample = parserEnc.push(line);
+      if (!sample) return;
+      watch();
+      opts.onProgress?.({ ...sample, totalSizeBytes: written });
+    },
+  });
+  // The encoder holds its own copy of the pipe now (or never started): ours goes, so the decoder sees the end of the
+  // stream when the encoder exits, whatever way it exits.
+  decoder.stdin?.destroy();
   let encode: RunResult;
   try {
-    encode = await runProcess(tools().ffmpeg, argv, {
-      signal,
-      timeoutMs: opts.timeoutMs,
-      stallMs: opts.stallMs,
-      nice: 10,
-      onFd3: (r) => {
-        tapOut = r;
-        connect();
-      },
-      onStdoutLine: (line) => {
-        const sample = parserEnc.push(line);
-        if (!sample) return;
-        watch();
-        opts.onProgress?.({ ...sample, totalSizeBytes: written });
-      },
-    });
+    encode = await encoding;
   } catch (e) {
-    // Cancelled, timed out, stopped by the size guard or never started: the decoder goes too before the caller hears
-    // of it, so no process outlives the job.
-    (decoderIn as Writable | null)?.end();
+    // Cancelled, timed out, stopped by the size guard or never started: the decoder has its end of stream; it is
+    // awaited before the caller hears of it, so no process outlives the job.
     const tap = await decoding;
     if (guard.signal.aborted && !opts.signal?.aborted) return { oversized: true, encode: null, tap };
     throw e;
   }
-  // Node reports the encoder closed only after its fd 3 ended, so the pipe has already passed EOF on; this covers a
-  // tap that never opened.
-  (decoderIn as Writable | null)?.end();
   // A tee output that fails to open does not fail ffmpeg (ffmpeg 5.1 applies `onfail` only once an output is open):
   // the file is output #0, and an encode that lost it has failed, whatever the exit code says.
   if (encode.exitCode !== 0 || /Slave muxer #0 failed/u.test(encode.stderrTail)) {

@@ -4,7 +4,7 @@
 // (no secrets reach ffmpeg: reliability F4), and a bounded stderr tail for error context.
 import { spawn } from 'node:child_process';
 import { setPriority } from 'node:os';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { AppError } from '../domain/errors.js';
 
 export interface RunOptions {
@@ -21,8 +21,11 @@ export interface RunOptions {
   nice?: number;
   /** Open the child's stdin as a pipe and hand it over (the decode tap's reader). */
   onStdin?: (stdin: Writable) => void;
-  /** Open fd 3 as a pipe the child writes to (`pipe:3`) and hand its read end over (the encoder's decode tap). */
-  onFd3?: (fd3: Readable) => void;
+  /**
+   * Give the child this pipe as fd 3 (`pipe:3`): the encoder writes its decode tap straight into the decoder's stdin,
+   * without passing through this process.
+   */
+  fd3?: Writable;
 }
 
 export interface RunResult {
@@ -68,12 +71,10 @@ export function runProcess(bin: string, argv: readonly string[], opts: RunOption
   return new Promise<RunResult>((resolve, reject) => {
     const child = spawn(bin, argv, {
       detached: true,
-      stdio: [opts.onStdin ? 'pipe' : 'ignore', 'pipe', 'pipe', ...(opts.onFd3 ? (['pipe'] as const) : [])],
+      stdio: [opts.onStdin ? 'pipe' : 'ignore', 'pipe', 'pipe', ...(opts.fd3 ? [opts.fd3] : [])],
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
     });
     if (opts.onStdin && child.stdin) opts.onStdin(child.stdin);
-    const fd3 = child.stdio[3];
-    if (opts.onFd3 && fd3 && 'read' in fd3) opts.onFd3(fd3);
     let settled = false;
     let stdoutBuf = '';
     let collected = '';
