@@ -20,12 +20,12 @@ export interface EncodeStep {
    */
   intermediate?: { write?: string; read?: string };
   /**
-   * The final encode (pass 2 or single) also streams its video packets, as NUT, to this URL (`pipe:3`): a decoder
-   * reads them while the encoder runs, so the full decode check costs no wall time after the encode (issue #2's
-   * verify; BENCHMARKS.md, "Decode while encoding"). The file is then written through ffmpeg's tee muxer, where `-fs`
-   * does not apply: the caller watches the size instead.
+   * The final encode (pass 2 or single) also streams its packets to this URL (`pipe:3`) in this format
+   * (decodeTapFormat): a decoder reads them while the encoder runs, so the full decode check costs no wall time after
+   * the encode (issue #2's verify; BENCHMARKS.md, "Decode while encoding"). The file is then written through ffmpeg's
+   * tee muxer, where `-fs` does not apply: the caller watches the size instead.
    */
-  decodeTap?: string;
+  decodeTap?: { url: string; format: TapFormat };
   /** libx264 reports SSIM and PSNR of its own output against its input (the filtered frames), for the final encode. */
   encoderMetrics?: boolean;
   /**
@@ -122,14 +122,32 @@ export function encodeArgs(plan: EncodePlan, step: EncodeStep): string[] {
     a.push('-flags', '+global_header', '-f', 'tee', '-progress', 'pipe:1', '-nostats');
     const { format, movflags } = muxer(plan.container);
     const opts = [`f=${format}`, ...(movflags ? [`movflags=${movflags}`] : [])].join(':');
-    // The tap carries video only (tee passes the audio's MP4 codec tag on, which NUT refuses); onfail=ignore: a
-    // decoder that goes away must not cost the encode, the file is then decoded after it.
-    a.push(`[${opts}]${teeEscape(fileUrl(step.outputPath))}|[f=nut:select=v:onfail=ignore]${step.decodeTap}`);
+    // onfail=ignore: a decoder that goes away must not cost the encode, the file is then decoded after it.
+    const tap =
+      step.decodeTap.format === 'mpegts' ? 'f=mpegts:onfail=ignore' : 'f=nut:select=v:onfail=ignore';
+    a.push(`[${opts}]${teeEscape(fileUrl(step.outputPath))}|[${tap}]${step.decodeTap.url}`);
     return a;
   }
   a.push(...containerArgs(plan));
   a.push('-fs', String(step.maxOutputBytes), '-progress', 'pipe:1', '-nostats', step.outputPath);
   return a;
+}
+
+/** How the final encode's decode tap carries the streams to its decoder. */
+export type TapFormat = 'mpegts' | 'nut';
+
+/**
+ * The tee passes each stream's codec tag on to every output, and some formats refuse a foreign tag: NUT refuses the
+ * `mp4a` of the job's AAC file and x265's `hvc1`, Matroska refuses `mp4a` too. MPEG-TS maps streams by codec and
+ * ignores tags, so H.264 and HEVC go as MPEG-TS with the sound (AAC or Opus, the only audio a plan delivers): one
+ * decoder checks every stream while the encoder runs, and no separate process decodes the audio file (a 12-s screen
+ * recording's job: 0.10-0.15 s of wall time, BENCHMARKS.md "Ninth session"). VP9 and AV1, which ffmpeg 5.1 cannot put
+ * in MPEG-TS, go as NUT, video only, and the audio file is decoded on its own. A Matroska output gets no tap: it is
+ * decoded whole after the encode.
+ */
+export function decodeTapFormat(plan: EncodePlan): TapFormat | null {
+  if (plan.video.mode !== 'encode' || plan.container === 'mkv') return null;
+  return plan.video.codec === 'h264' || plan.video.codec === 'h265' ? 'mpegts' : 'nut';
 }
 
 /** A tee slave's file name is read with av_get_token: backslash, quote and the slave separator need a backslash. */

@@ -3,7 +3,7 @@
 import type { VideoEncodeSpec } from '../domain/encode-plan.js';
 import type { VideoStreamInfo } from '../domain/media-info.js';
 import { fileUrl, hardenedInputArgs, intermediateInputArgs } from '../media/allowlists.js';
-import { seconds, videoCodecArgs } from './encode-args.js';
+import { seconds, videoCodecArgs, type TapFormat } from './encode-args.js';
 import { fpsText, rotationFilters, tonemapFilters, videoFilterChain } from './filters.js';
 import type { SampleWindow } from '../planning/samples.js';
 
@@ -287,18 +287,19 @@ export function decodeCheckArgs(path: string): string[] {
 }
 
 /**
- * The decode check of an encode in progress: the encoder's tee tap (NUT on a pipe) decoded as it arrives, with
- * -xerror like the file check. The frame count (from -progress) is compared with the finished file's.
+ * The decode check of an encode in progress: the encoder's tee tap (MPEG-TS or NUT on a pipe: decodeTapFormat)
+ * decoded as it arrives, with -xerror like the file check. The frame count (from -progress) is compared with the
+ * finished file's.
  */
-export function tapDecodeArgs(): string[] {
+export function tapDecodeArgs(format: TapFormat): string[] {
   return [
     ...DECODE_CHECK_HEAD,
     '-protocol_whitelist',
     'pipe',
     '-format_whitelist',
-    'nut',
+    format,
     '-f',
-    'nut',
+    format,
     // One decoding thread: frames arrive at the encoder's pace, and frame threads only add overhead beside x264 on a
     // small machine.
     '-threads',

@@ -2,6 +2,7 @@
 // decode check. Argv comes from the pure builders in src/argv; this file only runs and interprets.
 import { stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
+import type { TapFormat } from '../argv/encode-args.js';
 import { tapDecodeArgs } from '../argv/sample-args.js';
 import { AppError } from '../domain/errors.js';
 import { ProgressParser, type ProgressSample } from './progress.js';
@@ -45,7 +46,7 @@ export type TappedEncode =
   | { oversized: true; encode: null; tap: DecodeTapResult };
 
 /**
- * Runs an encode built with `decodeTap: 'pipe:3'` and, beside it, a decoder reading that tap: the full decode check
+ * Runs an encode built with a `decodeTap` on `pipe:3` and, beside it, a decoder reading that tap: the full decode check
  * happens while the encoder works instead of after it. The decoder never holds the encode up: if it exits early, the
  * encoder goes on without it (and the caller falls back to decoding the file).
  *
@@ -55,7 +56,7 @@ export type TappedEncode =
  */
 export async function runFfmpegWithDecodeTap(
   argv: string[],
-  opts: FfmpegRunOptions & { output: { path: string; maxBytes: number } },
+  opts: FfmpegRunOptions & { output: { path: string; maxBytes: number }; tapFormat: TapFormat },
 ): Promise<TappedEncode> {
   const guard = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, guard.signal]) : guard.signal;
@@ -76,7 +77,7 @@ export async function runFfmpegWithDecodeTap(
   const decoder: { stdin: Writable | null } = { stdin: null };
   const parser = new ProgressParser();
   let frames: number | null = null;
-  const decoding = runProcess(tools().ffmpeg, tapDecodeArgs(), {
+  const decoding = runProcess(tools().ffmpeg, tapDecodeArgs(opts.tapFormat), {
     signal,
     // No stall watchdog: the decoder waits while the encoder fills its lookahead. It ends with the encoder's pipe.
     timeoutMs: opts.timeoutMs,

@@ -4,7 +4,14 @@ import { rename, rm, stat, statfs } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { audioArgs, encodeArgs, remuxArgs, x264Threads } from '../argv/encode-args.js';
+import {
+  audioArgs,
+  decodeTapFormat,
+  encodeArgs,
+  remuxArgs,
+  x264Threads,
+  type EncodeStep,
+} from '../argv/encode-args.js';
 import { decodeCheckArgs, outputMetricArgs } from '../argv/sample-args.js';
 import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from '../config/engine.js';
 import type { EncodePlan, QualityEstimate, VideoEncodeSpec } from '../domain/encode-plan.js';
@@ -484,13 +491,16 @@ class Job {
     onProgress: (p: ProgressSample) => void,
   ): Promise<number> {
     this.finalCheck = null;
-    if (!decodeTapWorks(plan)) {
+    const tapFormat = decodeTapFormat(plan);
+    if (tapFormat === null) {
       const res = await runFfmpeg(argvFor({ encoderMetrics: true }), { ...run, onProgress });
       this.finalCheck = { tap: null, metrics: parseEncoderMetrics(res.stderrTail) };
       return (await stat(path)).size;
     }
-    const res = await runFfmpegWithDecodeTap(argvFor({ decodeTap: 'pipe:3', encoderMetrics: true }), {
+    const decodeTap = { url: 'pipe:3', format: tapFormat };
+    const res = await runFfmpegWithDecodeTap(argvFor({ decodeTap, encoderMetrics: true }), {
       ...run,
+      tapFormat,
       onProgress,
       output: { path, maxBytes: guardBytes },
     });
@@ -512,14 +522,17 @@ class Job {
     const isAac = codec === 'aac';
     const path = ws.file(isAac ? 'audio.m4a' : 'audio.mka');
     await runFfmpeg(audioArgs(plan, spec, path, isAac ? 'mp4' : 'matroska'), run);
-    // The output's audio packets are this file's: decoded here, beside pass 1, instead of from the output afterwards.
-    const res = await runProcess(tools().ffmpeg, decodeCheckArgs(path), { ...run, nice: 10 });
-    if (res.exitCode !== 0) {
-      throw new AppError(
-        'VERIFY_FAILED',
-        { reason: 'its sound does not decode cleanly' },
-        { internal: { stderrTail: res.stderrTail.slice(-2000) } },
-      );
+    // The output's audio packets are this file's. An MPEG-TS tap decodes them with the video, and an output without a
+    // tap is decoded whole after the encode; past a NUT tap (video only) they are decoded here, beside pass 1.
+    if (decodeTapFormat(plan) === 'nut') {
+      const res = await runProcess(tools().ffmpeg, decodeCheckArgs(path), { ...run, nice: 10 });
+      if (res.exitCode !== 0) {
+        throw new AppError(
+          'VERIFY_FAILED',
+          { reason: 'its sound does not decode cleanly' },
+          { internal: { stderrTail: res.stderrTail.slice(-2000) } },
+        );
+      }
     }
     return { path, bytes: (await stat(path)).size };
   }
@@ -746,7 +759,8 @@ class Job {
       stallMs: this.cfg.stallTimeoutMs,
     };
     // The tap decoded every video packet the encoder wrote; the file must hold exactly those (MP4/MOV count their
-    // frames in the index). The audio is copied in from the job's own file, decoded when it was made.
+    // frames in the index). The audio is copied in from the job's own file: an MPEG-TS tap decoded it too, past a NUT
+    // tap it was decoded when it was made (decodeTapFormat).
     const counted = plan.container === 'mp4' || plan.container === 'mov';
     const tapCovers =
       check !== null &&
@@ -885,15 +899,6 @@ function encoderScoresReference(video: EncodePlan['video'], info: MediaInfo): bo
   );
 }
 
-/**
- * The tee passes each stream's codec tag on to every output, and some outputs refuse a foreign tag: NUT (the tap)
- * refuses x265's `hvc1`, Matroska refuses the `mp4a` of the AAC file the audio comes from. Those encodes run without a
- * tap and their file is decoded afterwards, as before.
- */
-function decodeTapWorks(plan: EncodePlan): boolean {
-  return plan.video.mode === 'encode' && plan.video.encoder !== 'libx265' && plan.container !== 'mkv';
-}
-
 /** AVI and MPEG-PS often carry no per-packet timestamps, so seeking in them is not frame-exact. */
 function seekable(info: MediaInfo): boolean {
   return info.container !== 'avi' && info.container !== 'mpegps';
@@ -933,7 +938,7 @@ interface FinalCheck {
   metrics: { ssim: number; psnrDb: number } | null;
 }
 
-type FinalStepExtras = { decodeTap?: string; encoderMetrics?: boolean };
+type FinalStepExtras = Pick<EncodeStep, 'decodeTap' | 'encoderMetrics'>;
 
 interface EncodedAudio {
   path: string;

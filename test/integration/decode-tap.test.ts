@@ -19,13 +19,17 @@ async function fullSsim(out: string, ref: string): Promise<number> {
   return (await runMetric(argv, { timeoutMs: 60_000, stallMs: 30_000 })).ssim;
 }
 
-/** A lavfi source encoded by x264 through tee: the file, and `tap` (a tee slave spec) on pipe:3. */
+/**
+ * A lavfi source encoded by x264 through tee: the file, and `tap` (a tee slave spec) on pipe:3; with `audio`, that
+ * file's sound copied in beside it, as the pipeline copies the job's audio file.
+ */
 function teeEncode(opts: {
   source: string;
   x264: string[];
   out: string;
   tap: string;
   realtime?: boolean;
+  audio?: string;
 }): string[] {
   return [
     '-hide_banner',
@@ -36,6 +40,7 @@ function teeEncode(opts: {
     'lavfi',
     '-i',
     opts.source,
+    ...(opts.audio === undefined ? [] : ['-i', opts.audio, '-map', '1:a', '-c:a', 'copy']),
     '-c:v',
     'libx264',
     ...opts.x264,
@@ -132,6 +137,7 @@ describe('decode while encoding', () => {
       timeoutMs: 60_000,
       stallMs: 20_000,
       output: { path: out, maxBytes: 100_000_000 },
+      tapFormat: 'nut',
     });
     expect(res.oversized).toBe(false);
     expect(res.encode?.exitCode).toBe(0);
@@ -156,6 +162,7 @@ describe('decode while encoding', () => {
       stallMs: 20_000,
       output: { path: out, maxBytes: 2_000_000 },
       onProgress: (p) => sizes.push(p.totalSizeBytes ?? 0),
+      tapFormat: 'nut',
     });
     expect(res.oversized).toBe(true);
     // -re paces the 20-s source in real time: stopping early means the guard acted, not the end of the input.
@@ -164,17 +171,50 @@ describe('decode while encoding', () => {
     expect(liveProcessGroups()).toBe(0);
   });
 
-  it('containers and codecs the tap cannot carry are decoded after the encode instead', async () => {
+  it('the MPEG-TS tap decodes the sound too: a damaged audio track fails it, a clean one passes', async () => {
+    const dir = outDir();
+    const clean = join(dir, 'tone.m4a');
+    const gen = ['-hide_banner', '-nostdin', '-y', '-f', 'lavfi', '-i', 'sine=f=440:d=4', '-c:a', 'aac'];
+    const made = await runProcess(tools().ffmpeg, [...gen, '-b:a', '96k', clean], { timeoutMs: 60_000 });
+    expect(made.exitCode).toBe(0);
+    const damaged = join(dir, 'tone-damaged.m4a');
+    copyFileSync(clean, damaged);
+    damage(damaged);
+    const taps: { ok: boolean; frames: number | null }[] = [];
+    for (const audio of [clean, damaged]) {
+      const out = join(dir, 'with-sound.mp4');
+      const argv = teeEncode({
+        source: 'testsrc2=s=320x240:r=30:d=4',
+        x264: ['-preset', 'ultrafast'],
+        out,
+        tap: '[f=mpegts:onfail=ignore]pipe:3',
+        audio,
+      });
+      const res = await runFfmpegWithDecodeTap(argv, {
+        timeoutMs: 60_000,
+        stallMs: 20_000,
+        output: { path: out, maxBytes: 1e9 },
+        tapFormat: 'mpegts',
+      });
+      // The encoder copies the damaged packets without decoding them: only the tap can notice.
+      expect(res.encode?.exitCode).toBe(0);
+      taps.push(res.tap);
+    }
+    expect(taps[0]).toMatchObject({ ok: true, frames: 120 });
+    expect(taps[1]?.ok).toBe(false);
+  });
+
+  it('HEVC is tapped like H.264; a Matroska output is decoded after the encode instead', async () => {
     const input = basicClip();
-    // Matroska refuses the AAC file's MP4 tag that tee passes on; NUT refuses x265's hvc1 tag.
-    for (const [request, ext, codec] of [
-      ['under 300KB as mkv', 'mkv', 'h264'],
-      ['under 300KB in h265', 'mp4', 'hevc'],
+    // Matroska refuses the AAC file's MP4 tag that tee passes on; MPEG-TS takes x265's hvc1 stream and the AAC.
+    for (const [request, ext, codec, decode] of [
+      ['under 300KB as mkv', 'mkv', 'h264', 'after-encode'],
+      ['under 300KB in h265', 'mp4', 'hevc', 'during-encode'],
     ] as const) {
       const output = join(outDir(), `o.${ext}`);
       const { result, error } = await collect({ input, intent: parseInstruction(request), output });
       expect(error).toBeNull();
-      expect(result?.checks?.decode).toBe('after-encode');
+      expect(result?.checks?.decode).toBe(decode);
       const info = await probe(output);
       expect(info.video?.codec).toBe(codec);
       expect(info.audio[0]?.codec).toBe('aac');
@@ -195,6 +235,7 @@ describe('decode while encoding', () => {
         timeoutMs: 60_000,
         stallMs: 20_000,
         output: { path: out, maxBytes: 1e9 },
+        tapFormat: 'nut',
       }),
     ).rejects.toMatchObject({ code: 'FFMPEG_FAILED' });
     expect(liveProcessGroups()).toBe(0);

@@ -1,6 +1,6 @@
 // Pure planning rules against hand-built MediaInfo stubs (code-anchors.md §8.1): no I/O, no ffmpeg.
 import { describe, expect, it } from 'vitest';
-import { encodeArgs, x264Threads } from '../../src/argv/encode-args.js';
+import { decodeTapFormat, encodeArgs, x264Threads } from '../../src/argv/encode-args.js';
 import { videoFilterChain } from '../../src/argv/filters.js';
 import { DEFAULT_ENGINE_CONFIG } from '../../src/config/engine.js';
 import type { EncodePlan } from '../../src/domain/encode-plan.js';
@@ -403,7 +403,35 @@ describe('argv builders', () => {
     ]);
   });
 
-  it('a tapped final encode writes through tee: the file (escaped, faststart) and NUT video on pipe:3, no -fs', () => {
+  it('the decode tap is MPEG-TS with the sound for H.264/HEVC, NUT video for VP9/AV1, none for Matroska or a remux', () => {
+    const tapOf = (over: Partial<Intent>): ReturnType<typeof decodeTapFormat> =>
+      decodeTapFormat(draftPlan(I({ maxBytes: 20_000_000, ...over }), media(), cfg).plan);
+    expect(tapOf({})).toBe('mpegts');
+    expect(tapOf({ videoCodec: 'h265' })).toBe('mpegts');
+    expect(tapOf({ videoCodec: 'vp9', container: 'webm' })).toBe('nut');
+    expect(tapOf({ videoCodec: 'av1' })).toBe('nut');
+    expect(tapOf({ container: 'mkv' })).toBeNull();
+    const compliant = media(
+      { sizeBytes: 20_000_000 },
+      {
+        codec: 'h264',
+        width: 1920,
+        height: 1080,
+        displayWidth: 1920,
+        displayHeight: 1080,
+        fps: 30,
+        declaredFps: 30,
+      },
+    );
+    compliant.audio = [
+      { index: 1, codec: 'aac', channels: 2, sampleRateHz: 48000, bitrateBps: 128_000, language: null },
+    ];
+    const remux = draftPlan(I({ maxBytes: 25_000_000 }), compliant, cfg).plan;
+    expect(remux.goal).toBe('remux');
+    expect(decodeTapFormat(remux)).toBeNull();
+  });
+
+  it('a tapped final encode writes through tee: the file (escaped, faststart) and the tap on pipe:3, no -fs', () => {
     const plan = base();
     const argv = encodeArgs(plan, {
       kind: 'pass2',
@@ -411,7 +439,7 @@ describe('argv builders', () => {
       audioPath: '/w/audio.m4a',
       outputPath: "/o/it's | a\\b.mp4",
       maxOutputBytes: 300_000_000,
-      decodeTap: 'pipe:3',
+      decodeTap: { url: 'pipe:3', format: 'mpegts' },
       encoderMetrics: true,
     });
     expect(argv).not.toContain('-fs');
@@ -429,7 +457,7 @@ describe('argv builders', () => {
       '-progress',
       'pipe:1',
       '-nostats',
-      "[f=mp4:movflags=+faststart]file:/o/it\\'s \\| a\\\\b.mp4|[f=nut:select=v:onfail=ignore]pipe:3",
+      "[f=mp4:movflags=+faststart]file:/o/it\\'s \\| a\\\\b.mp4|[f=mpegts:onfail=ignore]pipe:3",
     ]);
     const single = encodeArgs(draftPlan(I({ quality: 'high' }), media(), cfg).plan, {
       kind: 'single',
@@ -437,10 +465,13 @@ describe('argv builders', () => {
       audioPath: null,
       outputPath: '/o/q.webm',
       maxOutputBytes: 1,
-      decodeTap: 'pipe:3',
+      decodeTap: { url: 'pipe:3', format: 'nut' },
       encoderMetrics: true,
     });
     expect(single[single.indexOf('-x264-params') + 1]).toBe('ssim=1:psnr=1');
+    expect(single.at(-1)).toBe(
+      '[f=mp4:movflags=+faststart]file:/o/q.webm|[f=nut:select=v:onfail=ignore]pipe:3',
+    );
     expect(
       encodeArgs(plan, {
         kind: 'pass1',
