@@ -517,6 +517,9 @@ class Job {
   ): Promise<EncodedAudio | null> {
     const spec = plan.audio;
     if (spec.mode === 'none') return null;
+    // Pass 1 is spawned first: it is the job's critical path, and each spawn forks this process (~10 ms).
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (run.signal?.aborted) throw new AppError('CANCELLED');
     const codec =
       spec.mode === 'encode' ? spec.codec : info.audio.find((a) => a.index === spec.streamIndex)?.codec;
     const isAac = codec === 'aac';
