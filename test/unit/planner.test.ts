@@ -59,6 +59,26 @@ function media(over: Partial<MediaInfo> = {}, v: Partial<VideoStreamInfo> = {}):
   };
 }
 
+/** 20 MB of 1080p30 H.264 + AAC in MP4: under a 25 MB cap, it is remuxed. */
+function compliantMedia(): MediaInfo {
+  const m = media(
+    { sizeBytes: 20_000_000 },
+    {
+      codec: 'h264',
+      width: 1920,
+      height: 1080,
+      displayWidth: 1920,
+      displayHeight: 1080,
+      fps: 30,
+      declaredFps: 30,
+    },
+  );
+  m.audio = [
+    { index: 1, codec: 'aac', channels: 2, sampleRateHz: 48000, bitrateBps: 128_000, language: null },
+  ];
+  return m;
+}
+
 const cfg = DEFAULT_ENGINE_CONFIG;
 const I = (f: Partial<Intent>): Intent => ({ ...emptyIntent(), ...f });
 
@@ -143,22 +163,7 @@ describe('draftPlan', () => {
   });
 
   it('an input already under the cap and compliant is remuxed', () => {
-    const m = media(
-      { sizeBytes: 20_000_000 },
-      {
-        codec: 'h264',
-        width: 1920,
-        height: 1080,
-        displayWidth: 1920,
-        displayHeight: 1080,
-        fps: 30,
-        declaredFps: 30,
-      },
-    );
-    m.audio = [
-      { index: 1, codec: 'aac', channels: 2, sampleRateHz: 48000, bitrateBps: 128_000, language: null },
-    ];
-    expect(draftPlan(I({ maxBytes: 25_000_000 }), m, cfg).plan.goal).toBe('remux');
+    expect(draftPlan(I({ maxBytes: 25_000_000 }), compliantMedia(), cfg).plan.goal).toBe('remux');
   });
 
   it('trim outside the video and codec/container mismatch are refused (exit 2)', () => {
@@ -411,22 +416,7 @@ describe('argv builders', () => {
     expect(tapOf({ videoCodec: 'vp9', container: 'webm' })).toBe('nut');
     expect(tapOf({ videoCodec: 'av1' })).toBe('nut');
     expect(tapOf({ container: 'mkv' })).toBeNull();
-    const compliant = media(
-      { sizeBytes: 20_000_000 },
-      {
-        codec: 'h264',
-        width: 1920,
-        height: 1080,
-        displayWidth: 1920,
-        displayHeight: 1080,
-        fps: 30,
-        declaredFps: 30,
-      },
-    );
-    compliant.audio = [
-      { index: 1, codec: 'aac', channels: 2, sampleRateHz: 48000, bitrateBps: 128_000, language: null },
-    ];
-    const remux = draftPlan(I({ maxBytes: 25_000_000 }), compliant, cfg).plan;
+    const remux = draftPlan(I({ maxBytes: 25_000_000 }), compliantMedia(), cfg).plan;
     expect(remux.goal).toBe('remux');
     expect(decodeTapFormat(remux)).toBeNull();
   });
