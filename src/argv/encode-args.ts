@@ -141,7 +141,7 @@ export type TapFormat = 'mpegts' | 'nut';
  * `mp4a` of the job's AAC file and x265's `hvc1`, Matroska refuses `mp4a` too. MPEG-TS maps streams by codec and
  * ignores tags, so H.264 and HEVC go as MPEG-TS with the sound (AAC or Opus, the only audio a plan delivers): one
  * decoder checks every stream while the encoder runs, and no separate process decodes the audio file (a 12-s screen
- * recording's job: 0.10-0.15 s of wall time, BENCHMARKS.md "Ninth session"). VP9 and AV1, which ffmpeg 5.1 cannot put
+ * recording's job, fastest of 9-11 rounds: 0.09-0.12 s of wall time, BENCHMARKS.md "Ninth session"). VP9 and AV1, which ffmpeg 5.1 cannot put
  * in MPEG-TS, go as NUT, video only, and the audio file is decoded on its own. A Matroska output gets no tap: it is
  * decoded whole after the encode.
  */

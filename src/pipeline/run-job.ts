@@ -518,8 +518,8 @@ class Job {
     const spec = plan.audio;
     if (spec.mode === 'none') return null;
     // Pass 1 is spawned first: it is the job's critical path, and each spawn forks this process (~10 ms).
+    // A job cancelled meanwhile is refused by runProcess before it spawns anything.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    if (run.signal?.aborted) throw new AppError('CANCELLED');
     const codec =
       spec.mode === 'encode' ? spec.codec : info.audio.find((a) => a.index === spec.streamIndex)?.codec;
     const isAac = codec === 'aac';
