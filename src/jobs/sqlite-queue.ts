@@ -256,6 +256,7 @@ export class SqliteQueue<P> implements JobQueue<P> {
 
   private pump(): void {
     if (!this.accepting) return;
+    let healthy = true;
     try {
       this.recover(this.now());
       while (this.running.size < this.concurrency) {
@@ -264,24 +265,33 @@ export class SqliteQueue<P> implements JobQueue<P> {
         this.launch(claimed.item, claimed.maxAttempts);
       }
     } catch (e) {
+      healthy = false;
       this.onError(e);
     }
-    this.schedulePoll();
+    this.schedulePoll(healthy);
   }
 
-  /** The next pump: at pollMs, or sooner when a backed-off item becomes due before then. */
-  private schedulePoll(): void {
+  /** The next pump: at pollMs, or sooner when a queued item is or becomes due before then. An item already due
+   * counts while a slot is free: it came due after claim() read the clock and before this read (CI stop 14: a 5 ms
+   * backoff fell into that gap and waited for the 60 s poll). With every slot busy a due item waits for a finishing
+   * run's kick instead, and after a failed pump (`healthy` false) only the poll retries, so an error cannot spin. */
+  private schedulePoll(healthy: boolean): void {
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = null;
     if (!this.accepting) return;
     let delay = this.pollMs;
     try {
       const t = this.now();
+      const dueCounts = healthy && this.running.size < this.concurrency;
       const next = this.db
         .select({ at: sql<number | null>`min(${queueItems.notBefore})` })
         .from(queueItems)
         .where(
-          and(eq(queueItems.queue, this.queue), eq(queueItems.status, 'queued'), gt(queueItems.notBefore, t)),
+          and(
+            eq(queueItems.queue, this.queue),
+            eq(queueItems.status, 'queued'),
+            dueCounts ? undefined : gt(queueItems.notBefore, t),
+          ),
         )
         .get();
       if (typeof next?.at === 'number') delay = Math.min(delay, Math.max(1, next.at - t));

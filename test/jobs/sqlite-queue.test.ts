@@ -343,6 +343,22 @@ describe('SqliteQueue', { timeout: 2_000 }, () => {
     expect(row(h, 'v1').status).toBe('queued');
   });
 
+  it('runs a backed-off item that comes due between the claim and the timer, without waiting for the poll', async () => {
+    // CI stop 14: a 5 ms backoff expired after claim() read the clock but before the next timer was planned, so the
+    // timer looked only at items due later and the retry waited for the 60 s poll. A clock that moves one tick per
+    // read puts every due time, one after the other, into that gap.
+    let ticking = 5_000_000;
+    const h = connect(join(tempDir(), 'q.db'));
+    const q = queue(h, { now: () => ticking++, pollMs: 60_000, backoffMs: (attempt) => attempt });
+    const { handler, seen } = recording((item) =>
+      item.attempts <= 8 ? Promise.reject(new Error('transient')) : Promise.resolve(),
+    );
+    await q.enqueue('flaky', { n: 1 }, { maxAttempts: 9 });
+    q.start(handler);
+    await until(() => expect(row(h, 'flaky').status).toBe('done'));
+    expect(seen.map((i) => i.attempts)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
   it('refuses a second start and bad limits', async () => {
     const h = connect(join(tempDir(), 'q.db'));
     expect(() => queue(h, { concurrency: 0 })).toThrow(RangeError);
