@@ -254,44 +254,37 @@ export class SqliteQueue<P> implements JobQueue<P> {
     });
   }
 
+  /** One clock read per pump: claim() and the timer must judge "due" at the same instant. With a read each, an item
+   * whose backoff ran out between them was too late for the claim and, being due, not "later" for the timer, so it
+   * waited for the poll (CI stop 14: a 5 ms backoff against the 60 s poll). */
   private pump(): void {
     if (!this.accepting) return;
-    let healthy = true;
+    const t = this.now();
     try {
-      this.recover(this.now());
+      this.recover(t);
       while (this.running.size < this.concurrency) {
-        const claimed = this.claim();
+        const claimed = this.claim(t);
         if (!claimed) break;
         this.launch(claimed.item, claimed.maxAttempts);
       }
     } catch (e) {
-      healthy = false;
       this.onError(e);
     }
-    this.schedulePoll(healthy);
+    this.schedulePoll(t);
   }
 
-  /** The next pump: at pollMs, or sooner when a queued item is or becomes due before then. An item already due
-   * counts while a slot is free: it came due after claim() read the clock and before this read (CI stop 14: a 5 ms
-   * backoff fell into that gap and waited for the 60 s poll). With every slot busy a due item waits for a finishing
-   * run's kick instead, and after a failed pump (`healthy` false) only the poll retries, so an error cannot spin. */
-  private schedulePoll(healthy: boolean): void {
+  /** The next pump: at pollMs, or sooner when a backed-off item becomes due after `t`, the pump's instant. */
+  private schedulePoll(t: number): void {
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = null;
     if (!this.accepting) return;
     let delay = this.pollMs;
     try {
-      const t = this.now();
-      const dueCounts = healthy && this.running.size < this.concurrency;
       const next = this.db
         .select({ at: sql<number | null>`min(${queueItems.notBefore})` })
         .from(queueItems)
         .where(
-          and(
-            eq(queueItems.queue, this.queue),
-            eq(queueItems.status, 'queued'),
-            dueCounts ? undefined : gt(queueItems.notBefore, t),
-          ),
+          and(eq(queueItems.queue, this.queue), eq(queueItems.status, 'queued'), gt(queueItems.notBefore, t)),
         )
         .get();
       if (typeof next?.at === 'number') delay = Math.min(delay, Math.max(1, next.at - t));
@@ -301,11 +294,10 @@ export class SqliteQueue<P> implements JobQueue<P> {
     this.pollTimer = setTimeout(() => this.pump(), delay);
   }
 
-  /** Atomically moves the next due item to running under this owner's lease. */
-  private claim(): { item: QueueItem<P>; maxAttempts: number } | null {
+  /** Atomically moves the next item due at `t` to running under this owner's lease. */
+  private claim(t: number): { item: QueueItem<P>; maxAttempts: number } | null {
     return this.db.transaction(
       (tx) => {
-        const t = this.now();
         const next = tx
           .select({ id: queueItems.id, leaseOwner: queueItems.leaseOwner })
           .from(queueItems)
